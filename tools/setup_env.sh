@@ -46,9 +46,13 @@ if ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
         log "building mmcv $MMCV_VERSION with ops against $key (once per machine; about 13 min on 2 cores)"
         mkdir -p "$wheel_dir"
         tmp=$(mktemp -d "$wheel_dir/.build.XXXXXX")
+        "${PIP[@]}" download --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$tmp"
+        tar -xzf "$tmp/mmcv-$MMCV_VERSION.tar.gz" -C "$tmp"
+        # mmcv 2.1.0 pins -std=c++14/17; the headers of torch >= 2.10 need C++20. Nothing else changes.
+        sed -i 's/-std=c++1[47]/-std=c++20/g; s#/std:c++1[47]#/std:c++20#g' "$tmp/mmcv-$MMCV_VERSION/setup.py"
         MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-            "${PIP[@]}" wheel --no-build-isolation --no-deps --no-cache-dir --no-binary mmcv "mmcv==$MMCV_VERSION" -w "$tmp"
-        mv "$tmp"/mmcv-*.whl "$wheel_dir"/ && rmdir "$tmp"
+            "${PIP[@]}" wheel --no-build-isolation --no-deps --no-cache-dir "$tmp/mmcv-$MMCV_VERSION" -w "$tmp"
+        mv "$tmp"/mmcv-*.whl "$wheel_dir"/ && rm -rf "$tmp"
         wheel=$(ls "$wheel_dir"/mmcv-"$MMCV_VERSION"-*.whl | head -n 1)
     fi
     log "installing $wheel"

@@ -1,0 +1,14 @@
+"""The pure-PyTorch core of DenoiseRep: layers, fusion math, schedule and the convert API (no mm*)."""
+from .convert import (DEFAULT_MAPPING, add_denoisers, denoise_loss, denoiser_parameters,
+                      denoiser_report, denoising_layers, fuse_denoisers, set_phase)
+from .fusion import fuse_denoiser_weights
+from .layers import (NOISE_LOSSES, PHASES, AffineNoisePredictor, DenoisingConv2d, DenoisingLayer,
+                     DenoisingLinear)
+from .schedule import StepCoefficients, step_coefficients
+
+__all__ = [
+    'DEFAULT_MAPPING', 'add_denoisers', 'denoise_loss', 'denoiser_parameters', 'denoiser_report',
+    'denoising_layers', 'fuse_denoisers', 'set_phase', 'fuse_denoiser_weights', 'NOISE_LOSSES', 'PHASES',
+    'AffineNoisePredictor', 'DenoisingConv2d', 'DenoisingLayer', 'DenoisingLinear', 'StepCoefficients',
+    'step_coefficients'
+]

@@ -1,0 +1,244 @@
+"""Convert a model in place: add denoisers, switch training phase, read the loss, fuse for deployment.
+
+The flow follows torch.ao.quantization's prepare/convert: `add_denoisers` swaps selected nn.Linear and
+nn.Conv2d modules for their denoising subclasses (reusing the weight Parameters), the model trains,
+`fuse_denoisers` swaps them back to the stock classes holding the fused weights.
+"""
+import fnmatch
+import logging
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from .layers import PHASES, DenoisingConv2d, DenoisingLayer, DenoisingLinear
+from .schedule import step_coefficients
+
+__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'set_phase', 'denoise_loss', 'fuse_denoisers',
+           'denoising_layers', 'denoiser_parameters', 'denoiser_report']
+
+logger = logging.getLogger(__name__)
+
+#: stock layer type -> denoising replacement. Matching is by exact type: a subclass of nn.Linear such as
+#: nn.MultiheadAttention's out_proj (whose weight is read directly, never called) is left alone.
+DEFAULT_MAPPING = {nn.Linear: DenoisingLinear, nn.Conv2d: DenoisingConv2d}
+
+# Attribute on the root module: the base Parameters that set_phase('denoise') froze, to thaw later.
+_FROZEN_ATTR = '_denoiserep_frozen_by_phase'
+
+
+def _check_module(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f'expected a torch.nn.Module, got {type(model).__name__}')
+
+
+def denoising_layers(model: nn.Module) -> List[Tuple[str, DenoisingLayer]]:
+    """(qualified name, layer) of every denoising layer of ``model``, in registration order."""
+    _check_module(model)
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, DenoisingLayer)]
+
+
+def denoiser_parameters(model: nn.Module) -> List[nn.Parameter]:
+    """The Parameters of every noise predictor (the only parameters DenoiseRep adds)."""
+    return [p for _, layer in denoising_layers(model) for p in layer.denoiser.parameters()]
+
+
+def _matches(name: str, patterns: Optional[Iterable[str]]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns or ())
+
+
+def _as_patterns(patterns, arg: str) -> Optional[Tuple[str, ...]]:
+    if patterns is None:
+        return None
+    if isinstance(patterns, str):
+        patterns = (patterns,)
+    patterns = tuple(patterns)
+    if not all(isinstance(p, str) for p in patterns):
+        raise TypeError(f'{arg} must be a glob pattern or a sequence of them, got {patterns!r}')
+    return patterns
+
+
+def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example_inputs) -> List[str]:
+    """Names of ``candidates`` in the order a forward on ``example_inputs`` first calls them.
+
+    Runs in eval mode under no_grad (no running statistics change) and restores every module's mode.
+    """
+    order: List[str] = []
+    handles = []
+    for name, module in candidates.items():
+        def record(_module, _inputs, name=name):
+            if name not in order:
+                order.append(name)
+        handles.append(module.register_forward_pre_hook(record))
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            if isinstance(example_inputs, dict):
+                model(**example_inputs)
+            elif isinstance(example_inputs, (tuple, list)):
+                model(*example_inputs)
+            else:
+                model(example_inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in modes.items():
+            module.training = training
+    return order
+
+
+def add_denoisers(model: nn.Module,
+                  include: Union[str, Sequence[str], None] = None,
+                  exclude: Union[str, Sequence[str], None] = None,
+                  num_steps: int = 1000,
+                  beta_range: Tuple[float, float] = (1e-4, 2e-3),
+                  example_inputs=None,
+                  layer_types: Sequence[type] = (nn.Linear, nn.Conv2d),
+                  noise_loss: str = 'l1+l2') -> nn.Module:
+    """Swap the selected Linear/Conv2d layers of ``model`` for denoising layers, in place.
+
+    Steps are numbered globally in forward-execution order: the first layer executed gets t = L, the
+    last t = 1 (L = number of converted layers). With ``example_inputs`` the order comes from a traced
+    forward (selected layers that this forward never calls are left unconverted, with a warning);
+    without, registration order is used.
+
+    Args:
+        model: the module to convert (in place).
+        include: glob pattern(s) on qualified module names (``fnmatch``, e.g. ``'layer1.*'``); a layer
+            is selected if it matches any. None selects every layer of ``layer_types``.
+        exclude: glob pattern(s); a matching layer is never converted.
+        num_steps: length T of the linear DDPM schedule. Must be >= the number of converted layers.
+        beta_range: (beta_start, beta_end) of the schedule.
+        example_inputs: a tensor, a tuple of positional inputs or a dict of keyword inputs for a
+            forward that fixes the execution order.
+        layer_types: stock types to convert, a subset of ``DEFAULT_MAPPING`` (exact type match).
+        noise_loss: 'l1+l2' (the authors' default), 'l1' or 'l2'.
+
+    Returns:
+        ``model``. `denoiser_report(model)` gives a table of the converted layers.
+    """
+    _check_module(model)
+    layer_types = tuple(layer_types)
+    unknown = [t for t in layer_types if t not in DEFAULT_MAPPING]
+    if unknown or not layer_types:
+        raise ValueError(f'layer_types must be a non-empty subset of {list(DEFAULT_MAPPING)}, '
+                         f'got {layer_types!r}')
+    include = _as_patterns(include, 'include')
+    exclude = _as_patterns(exclude, 'exclude')
+    if denoising_layers(model):
+        raise ValueError('model already has denoising layers; call add_denoisers once per model')
+
+    candidates = {
+        name: module for name, module in model.named_modules()
+        if type(module) in layer_types and (include is None or _matches(name, include))
+        and not _matches(name, exclude)
+    }
+    if not candidates:
+        raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
+                         f'include={include!r}, exclude={exclude!r}')
+    names = list(candidates)
+    if example_inputs is not None:
+        names = _execution_order(model, candidates, example_inputs)
+        skipped = [n for n in candidates if n not in names]
+        if skipped:
+            logger.warning('add_denoisers: %d selected layers are not called by the example forward '
+                           'and stay unconverted: %s', len(skipped), ', '.join(skipped))
+        if not names:
+            raise ValueError('no selected layer is called by the forward on example_inputs')
+    if len(names) > num_steps:
+        raise ValueError(f'{len(names)} layers need num_steps >= {len(names)}, got {num_steps}')
+
+    replacements = {}
+    for index, name in enumerate(names):
+        layer = candidates[name]
+        coefficients = step_coefficients(len(names) - index, num_steps, beta_range)
+        replacements[id(layer)] = DEFAULT_MAPPING[type(layer)].from_plain(layer, coefficients, noise_loss)
+    _swap_modules(model, replacements)
+    logger.info('add_denoisers: converted %d layers (steps %d..1 of %d)', len(names), len(names), num_steps)
+    return model
+
+
+def _swap_modules(model: nn.Module, replacements: Dict[int, nn.Module]) -> None:
+    """Replace every registration of each module whose id is a key (shared modules included)."""
+    for parent in list(model.modules()):
+        for child_name, child in list(parent._modules.items()):
+            if child is not None and id(child) in replacements:
+                setattr(parent, child_name, replacements[id(child)])
+
+
+def set_phase(model: nn.Module, phase: str) -> nn.Module:
+    """Set the training phase of every denoising layer and the matching ``requires_grad`` flags.
+
+    denoise: predictors train, every other Parameter of ``model`` is frozen (those already frozen are
+    remembered as frozen by their owner). finetune: predictors frozen, the Parameters frozen by an
+    earlier 'denoise' are trainable again. joint: both. Parameter objects are never replaced.
+    """
+    _check_module(model)
+    if phase not in PHASES:
+        raise ValueError(f'phase must be one of {PHASES}, got {phase!r}')
+    layers = denoising_layers(model)
+    if not layers:
+        raise ValueError('model has no denoising layers; call add_denoisers first')
+    predictor_ids = {id(p) for p in denoiser_parameters(model)}
+    frozen: List[nn.Parameter] = getattr(model, _FROZEN_ATTR, [])
+    if phase == 'denoise':
+        for p in model.parameters():
+            if id(p) not in predictor_ids and p.requires_grad:
+                p.requires_grad_(False)
+                frozen.append(p)
+    else:
+        for p in frozen:
+            p.requires_grad_(True)
+        frozen = []
+    object.__setattr__(model, _FROZEN_ATTR, frozen)
+    for _, layer in layers:
+        layer.phase = phase
+        layer.denoiser.requires_grad_(phase != 'finetune')
+    return model
+
+
+def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dict[str, Tensor]]:
+    """Summed noise-prediction loss of the last training forward (unweighted).
+
+    With ``per_layer=True``, a dict {layer name: loss} instead. Layers that have not run a training
+    forward yet are left out; with none at all, the sum is a zero tensor.
+    """
+    losses = {name: layer.last_loss for name, layer in denoising_layers(model)
+              if layer.last_loss is not None}
+    if per_layer:
+        return losses
+    if not losses:
+        params = denoiser_parameters(model)
+        return params[0].new_zeros(()) if params else torch.zeros(())
+    return torch.stack(list(losses.values())).sum()
+
+
+def fuse_denoisers(model: nn.Module) -> nn.Module:
+    """Replace every denoising layer by the stock nn.Linear/nn.Conv2d holding W', b', in place.
+
+    Afterwards ``model.state_dict()`` has exactly the keys of the model before `add_denoisers`.
+    Returns ``model``; a module that is itself a denoising layer is returned fused (not in place).
+    """
+    _check_module(model)
+    if isinstance(model, DenoisingLayer):
+        return model.to_plain()
+    layers = denoising_layers(model)
+    if not layers:
+        raise ValueError('model has no denoising layers to fuse')
+    _swap_modules(model, {id(layer): layer.to_plain() for _, layer in layers})
+    if hasattr(model, _FROZEN_ATTR):
+        object.__delattr__(model, _FROZEN_ATTR)
+    return model
+
+
+def denoiser_report(model: nn.Module) -> str:
+    """A table of the denoising layers: name, type, step t, weight shape, c3, c1, phase."""
+    rows = [(name, type(layer).__name__, str(layer.step), 'x'.join(map(str, layer.weight.shape)),
+             f'{layer.coefficients[0]:.6f}', f'{layer.coefficients[1]:.6f}', layer.phase)
+            for name, layer in sorted(denoising_layers(model), key=lambda item: -item[1].step)]
+    header = ('layer', 'type', 'step', 'weight', 'c3', 'c1', 'phase')
+    widths = [max(len(row[i]) for row in rows + [header]) for i in range(len(header))]
+    lines = ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    lines.insert(1, '  '.join('-' * width for width in widths))
+    return '\n'.join(lines)

@@ -1,0 +1,201 @@
+"""Denoising Linear and Conv2d: a layer plus an affine noise predictor that fuses into it exactly.
+
+DenoiseRep (Xu et al., NeurIPS 2024) reads embedding layer i as reverse step t_i of a diffusion chain:
+its input x is cleaned by x_hat = c3 x - c1 (A x + a) before the layer consumes it, and the affine
+predictor (A, a) is trained with the DDPM noise-prediction loss on x. Implementation choices
+(method.md): A acts on the channel dimension (Conv2d: a block-diagonal 1x1 conv with the layer's groups,
+applied to the padded input so fusion is exact); a bias-free layer gets a bias-free predictor; the
+predictor lives under the `denoiser.` prefix so that a fused state_dict has the stock keys only.
+
+Phases (method.md section 5), set with `mmdenoiserep.set_phase`:
+    denoise:  output = the original layer on the raw input (W, b); only the loss trains the predictor.
+    finetune: output = the fused layer (W', b' computed on the fly, differentiable in W and b).
+    joint:    output = the fused layer; W, b and the predictor all train.
+In eval mode the layer always computes the fused path and records no loss.
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .fusion import fuse_denoiser_weights
+from .schedule import StepCoefficients
+
+__all__ = ['PHASES', 'NOISE_LOSSES', 'AffineNoisePredictor', 'DenoisingLayer', 'DenoisingLinear',
+           'DenoisingConv2d']
+
+PHASES = ('denoise', 'finetune', 'joint')
+NOISE_LOSSES = {
+    'l1+l2': lambda pred, target: F.l1_loss(pred, target) + F.mse_loss(pred, target),
+    'l1': F.l1_loss,
+    'l2': F.mse_loss,
+}
+
+
+class AffineNoisePredictor(nn.Module):
+    """eps_hat = A x + a on the channel dimension; A is block-diagonal with ``groups`` blocks.
+
+    Args:
+        channels: C, the number of input channels of the layer it serves.
+        groups: g; ``weight`` A has shape (C, C/g), row j mapping the C/g channels of its group.
+        bias: whether a (shape (C,)) exists.
+        channel_dim: 1 for (N, C, H, W) inputs, -1 for (..., C) inputs.
+    """
+
+    def __init__(self, channels: int, groups: int = 1, bias: bool = True, channel_dim: int = -1,
+                 device=None, dtype=None):
+        super().__init__()
+        self.groups = groups
+        self.channel_dim = channel_dim
+        factory = dict(device=device, dtype=dtype)
+        # Zero init: the predictor starts by predicting no noise, so x_hat = c3 x.
+        self.weight = nn.Parameter(torch.zeros(channels, channels // groups, **factory))
+        self.bias = nn.Parameter(torch.zeros(channels, **factory)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.channel_dim == 1:
+            return F.conv2d(x, self.weight[:, :, None, None], self.bias, groups=self.groups)
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f'channels={self.weight.shape[0]}, groups={self.groups}, bias={self.bias is not None}'
+
+
+class DenoisingLayer:
+    """Mixin holding what DenoisingLinear and DenoisingConv2d share: step, phase, loss and fusion.
+
+    A subclass lists its stock class first among its bases after this mixin and provides
+    ``_layer_forward(x, weight, bias)`` (the stock computation), ``groups``, ``_channel_dim`` and
+    ``_layer_kwargs(layer)`` (the stock constructor's arguments, read off a layer).
+    """
+
+    denoiser: AffineNoisePredictor
+    weight: Tensor
+    bias: Optional[Tensor]
+    groups: int
+    _channel_dim: int
+
+    def _init_denoising(self, coefficients: StepCoefficients, noise_loss: str):
+        if noise_loss not in NOISE_LOSSES:
+            raise ValueError(f'noise_loss must be one of {sorted(NOISE_LOSSES)}, got {noise_loss!r}')
+        self.schedule = coefficients
+        self.noise_loss = noise_loss
+        self.phase = 'joint'
+        self.last_loss: Optional[Tensor] = None
+        self._reset_denoiser()
+
+    def _reset_denoiser(self):
+        self.denoiser = AffineNoisePredictor(
+            self.weight.shape[1] * self.groups, self.groups, bias=self.bias is not None,
+            channel_dim=self._channel_dim, device=self.weight.device, dtype=self.weight.dtype)
+
+    @classmethod
+    def _plain_type(cls) -> type:
+        return next(base for base in cls.__mro__ if base in (nn.Linear, nn.Conv2d))
+
+    @classmethod
+    def from_plain(cls, layer: nn.Module, coefficients: StepCoefficients, noise_loss: str = 'l1+l2'):
+        """Wrap ``layer``, reusing its ``weight`` and ``bias`` Parameter objects (no copy)."""
+        new = cls(**cls._layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss,
+                  device='meta', dtype=layer.weight.dtype)
+        new.weight, new.bias = layer.weight, layer.bias
+        new._reset_denoiser()
+        return new.train(layer.training)
+
+    def to_plain(self) -> nn.Module:
+        """The stock layer (exact class) holding W', b' as new Parameters."""
+        plain = self._plain_type()(**self._layer_kwargs(self), device='meta', dtype=self.weight.dtype)
+        weight, bias = self.fused_weights()
+        plain.weight = nn.Parameter(weight.detach().clone(), self.weight.requires_grad)
+        if bias is not None:
+            plain.bias = nn.Parameter(bias.detach().clone(), self.bias.requires_grad)
+        return plain.train(self.training)
+
+    @property
+    def step(self) -> int:
+        """t, this layer's diffusion step (L for the first layer executed, 1 for the last)."""
+        return self.schedule.step
+
+    @property
+    def coefficients(self) -> Tuple[float, float]:
+        """(c3, c1) of the reverse step x_hat = c3 x - c1 eps_hat(x)."""
+        return self.schedule.c3, self.schedule.c1
+
+    def predict_noise(self, x: Tensor) -> Tensor:
+        """eps_hat(x) = A x + a, same shape as x."""
+        return self.denoiser(x)
+
+    def fused_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """(W', b') of the fused layer, differentiable in W, b and the predictor."""
+        c3, c1 = self.coefficients
+        return fuse_denoiser_weights(self.weight, self.bias, self.denoiser.weight, self.denoiser.bias,
+                                     c3, c1, self.groups)
+
+    def noise_prediction_loss(self, x: Tensor) -> Tensor:
+        """DDPM loss on the layer input: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps, target eps."""
+        x = x.detach()
+        noise = torch.randn_like(x)
+        abar = self.schedule.alpha_bar
+        noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
+        return NOISE_LOSSES[self.noise_loss](self.predict_noise(noisy), noise)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            self.last_loss = self.noise_prediction_loss(x)
+            if self.phase == 'denoise':
+                return self._layer_forward(x, self.weight, self.bias)
+        return self._layer_forward(x, *self.fused_weights())
+
+    def extra_repr(self) -> str:
+        c3, c1 = self.coefficients
+        return f'{super().extra_repr()}, step={self.step}, c3={c3:.6g}, c1={c1:.6g}, phase={self.phase}'
+
+
+class DenoisingLinear(DenoisingLayer, nn.Linear):
+    """nn.Linear with an affine noise predictor on its (..., C) input; fuses into nn.Linear."""
+
+    groups = 1
+    _channel_dim = -1
+
+    def __init__(self, in_features: int, out_features: int, coefficients: StepCoefficients,
+                 bias: bool = True, noise_loss: str = 'l1+l2', device=None, dtype=None):
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        self._init_denoising(coefficients, noise_loss)
+
+    @staticmethod
+    def _layer_kwargs(layer: nn.Linear) -> dict:
+        return dict(in_features=layer.in_features, out_features=layer.out_features,
+                    bias=layer.bias is not None)
+
+    def _layer_forward(self, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        return F.linear(x, weight, bias)
+
+
+class DenoisingConv2d(DenoisingLayer, nn.Conv2d):
+    """nn.Conv2d with an affine noise predictor on its padded (N, C, H, W) input; fuses into nn.Conv2d.
+
+    Two-branch form: pad x (the layer's padding and padding_mode), x_hat = c3 x_p - c1 (A x_p + a),
+    convolve x_hat with W, b and no padding. Fused form: the stock conv with W', b'. Equal for every
+    kernel size, stride, padding, padding mode, dilation and groups.
+    """
+
+    _channel_dim = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, coefficients: StepCoefficients,
+                 stride=1, padding=0, dilation=1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = 'zeros', noise_loss: str = 'l1+l2', device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode,
+                         device=device, dtype=dtype)
+        self._init_denoising(coefficients, noise_loss)
+
+    @staticmethod
+    def _layer_kwargs(layer: nn.Conv2d) -> dict:
+        return dict(in_channels=layer.in_channels, out_channels=layer.out_channels,
+                    kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
+                    dilation=layer.dilation, groups=layer.groups, bias=layer.bias is not None,
+                    padding_mode=layer.padding_mode)
+
+    def _layer_forward(self, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        return self._conv_forward(x, weight, bias)

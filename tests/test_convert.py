@@ -1,0 +1,207 @@
+"""add_denoisers -> train in each phase -> fuse_denoisers on small ResNet- and ViT-style models."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+from toy_models import TinyResNet, TinyViT
+
+import mmdenoiserep
+from mmdenoiserep import (add_denoisers, denoise_loss, denoiser_parameters, denoiser_report,
+                          denoising_layers, fuse_denoisers, set_phase)
+
+MODELS = {'resnet': TinyResNet, 'vit': TinyViT}
+
+
+def make_inputs(seed=0, n=4):
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(n, 3, 8, 8, generator=generator, dtype=torch.float64)
+    labels = torch.randint(0, 5, (n,), generator=generator)
+    return images, labels
+
+
+def train_steps(model, phase, steps=3, lr=0.05):
+    set_phase(model, phase)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    model.train()
+    for i in range(steps):
+        images, labels = make_inputs(seed=i)
+        loss = nn.functional.cross_entropy(model(images), labels) + 0.1 * denoise_loss(model)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize('arch', sorted(MODELS))
+def test_add_train_fuse_roundtrip(arch):
+    torch.manual_seed(0)
+    model = MODELS[arch]().double()
+    original_keys = list(model.state_dict())
+    add_denoisers(model, example_inputs=make_inputs()[0])
+    n_layers = len(denoising_layers(model))
+    assert n_layers == sum(type(m) in (nn.Linear, nn.Conv2d) for m in MODELS[arch]().modules())
+    for phase in ('denoise', 'finetune', 'joint'):
+        train_steps(model, phase)
+    assert all(p.abs().sum() > 0 for p in denoiser_parameters(model))  # the denoisers did train
+
+    images, _ = make_inputs(seed=99)
+    model.eval()
+    expected = model(images)
+    fused = fuse_denoisers(model)
+    assert fused is model and not denoising_layers(model)
+    assert all(type(m) not in (mmdenoiserep.core.DenoisingLinear, mmdenoiserep.core.DenoisingConv2d)
+               for m in model.modules())
+    assert list(model.state_dict()) == original_keys
+    torch.testing.assert_close(model(images), expected, rtol=1e-10, atol=1e-10)
+
+    stock = MODELS[arch]().double().eval()
+    stock.load_state_dict(model.state_dict(), strict=True)
+    torch.testing.assert_close(stock(images), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('arch', sorted(MODELS))
+def test_denoise_phase_computes_the_original_model(arch):
+    torch.manual_seed(0)
+    original = MODELS[arch]().double()
+    model = add_denoisers(copy.deepcopy(original))
+    for p in denoiser_parameters(model):  # a trained denoiser must not change the output either
+        nn.init.normal_(p, std=0.5)
+    set_phase(model, 'denoise')
+    images, _ = make_inputs()
+    original.train(), model.train()
+    torch.testing.assert_close(model(images), original(images), rtol=1e-12, atol=1e-12)
+    model.eval(), original.eval()
+    assert (model(images) - original(images)).abs().max() > 1e-6  # eval computes the fused path
+
+
+def test_denoise_phase_trains_only_denoisers_and_lowers_the_loss():
+    """Structured features (rank 4 of 32, plus noise): the noise predictor learns to recover the noise."""
+    torch.manual_seed(0)
+    model = add_denoisers(nn.Sequential(nn.Linear(32, 8)), beta_range=(0.05, 0.05), num_steps=1)
+    set_phase(model, 'denoise')
+    base = {name: p.detach().clone() for name, p in model.named_parameters() if 'denoiser' not in name}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    basis = torch.randn(4, 32)
+    losses = []
+    for _ in range(400):
+        features = torch.randn(256, 4) @ basis + 0.01 * torch.randn(256, 32)
+        model(features)
+        loss = denoise_loss(model)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[0] > 1.5  # l1 + l2 of predicting zero noise: E|eps| + E[eps^2] ~ 0.80 + 1
+    assert sum(losses[-20:]) / 20 < 0.3 * losses[0]  # measured: 1.81 -> 0.43
+    for name, p in model.named_parameters():
+        if name in base:
+            assert torch.equal(p, base[name]), name
+
+
+class ReorderedMLP(nn.Module):
+    """Registration order c, a, b; execution order a, b, c."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Linear(6, 2)
+        self.a = nn.Linear(4, 5)
+        self.b = nn.Linear(5, 6)
+
+    def forward(self, x):
+        return self.c(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
+def test_steps_follow_execution_order():
+    model = add_denoisers(ReorderedMLP(), example_inputs=torch.randn(2, 4))
+    assert {name: layer.step for name, layer in denoising_layers(model)} == {'a': 3, 'b': 2, 'c': 1}
+    unordered = add_denoisers(ReorderedMLP())  # registration order without example inputs
+    assert {name: layer.step for name, layer in denoising_layers(unordered)} == {'c': 3, 'a': 2, 'b': 1}
+    report = denoiser_report(model)
+    assert report.splitlines()[2].split()[:3] == ['a', 'DenoisingLinear', '3']
+
+
+def test_trace_leaves_modes_and_statistics_alone():
+    model = TinyResNet().double().train()
+    stats = copy.deepcopy(model.layer1.bn1.state_dict())
+    add_denoisers(model, example_inputs=make_inputs()[0])
+    assert all(m.training for m in model.modules())
+    for key, value in model.layer1.bn1.state_dict().items():
+        assert torch.equal(value, stats[key]), key
+
+
+def test_selection_by_type_and_name_patterns():
+    model = add_denoisers(TinyResNet(), include='layer*', exclude='*downsample*', layer_types=(nn.Conv2d,))
+    names = {name for name, _ in denoising_layers(model)}
+    assert names == {'layer1.conv1', 'layer1.conv2', 'layer2.conv1', 'layer2.conv2'}
+    assert sorted(layer.step for _, layer in denoising_layers(model)) == [1, 2, 3, 4]
+
+
+def test_unexecuted_and_subclassed_linears_are_left_alone():
+    class WithAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)  # out_proj: a Linear subclass
+            self.used, self.unused = nn.Linear(8, 8), nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.used(self.attn(x, x, x)[0])
+
+    model = add_denoisers(WithAttention(), example_inputs=torch.randn(1, 3, 8))
+    assert [name for name, _ in denoising_layers(model)] == ['used']
+
+
+def test_shared_module_is_swapped_everywhere():
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    add_denoisers(model)
+    assert model[0] is model[2] and isinstance(model[0], mmdenoiserep.core.DenoisingLinear)
+    fuse_denoisers(model)
+    assert model[0] is model[2] and type(model[0]) is nn.Linear
+
+
+def test_set_phase_changes_requires_grad_only():
+    model = add_denoisers(TinyResNet())
+    model.stem[0].weight.requires_grad_(False)  # frozen by the user (e.g. frozen_stages)
+    params_before = {name: p for name, p in model.named_parameters()}
+    denoisers = {id(p) for p in denoiser_parameters(model)}
+    expected = {
+        'denoise': lambda p: id(p) in denoisers,
+        'finetune': lambda p: id(p) not in denoisers and p is not model.stem[0].weight,
+        'joint': lambda p: p is not model.stem[0].weight,
+    }
+    for phase in ('denoise', 'finetune', 'denoise', 'joint'):
+        set_phase(model, phase)
+        assert {n: p for n, p in model.named_parameters()} == params_before
+        assert all(p.requires_grad == expected[phase](p) for p in model.parameters()), phase
+        assert all(layer.phase == phase for _, layer in denoising_layers(model))
+
+
+def test_denoise_loss_sum_and_per_layer():
+    model = add_denoisers(TinyViT().double())
+    assert float(denoise_loss(model)) == 0.0 and denoise_loss(model, per_layer=True) == {}
+    model.train()(make_inputs()[0])
+    per_layer = denoise_loss(model, per_layer=True)
+    assert set(per_layer) == {name for name, _ in denoising_layers(model)}
+    torch.testing.assert_close(denoise_loss(model), sum(per_layer.values()))
+    model.eval()(make_inputs()[0])  # eval records nothing new
+    assert all(denoise_loss(model, per_layer=True)[n] is v for n, v in per_layer.items())
+
+
+@pytest.mark.parametrize('call, error', [
+    (lambda: add_denoisers(TinyResNet(), include='nothing.*'), ValueError),
+    (lambda: add_denoisers(TinyResNet(), layer_types=(nn.BatchNorm2d,)), ValueError),
+    (lambda: add_denoisers(TinyResNet(), num_steps=3), ValueError),
+    (lambda: add_denoisers(add_denoisers(TinyResNet())), ValueError),
+    (lambda: add_denoisers('resnet'), TypeError),
+    (lambda: add_denoisers(TinyResNet(), include=[1]), TypeError),
+    (lambda: set_phase(add_denoisers(TinyResNet()), 'train'), ValueError),
+    (lambda: set_phase(TinyResNet(), 'denoise'), ValueError),
+    (lambda: set_phase(None, 'denoise'), TypeError),
+    (lambda: fuse_denoisers(TinyResNet()), ValueError),
+    (lambda: fuse_denoisers([]), TypeError),
+    (lambda: denoise_loss(3), TypeError),
+])
+def test_bad_input_raises_clear_errors(call, error):
+    with pytest.raises(error, match=r'\w+'):
+        call()

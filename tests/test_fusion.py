@@ -1,0 +1,128 @@
+"""Fused layer == unfused two-branch reference, in float64, over many random layer configurations."""
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from mmdenoiserep import fuse_denoisers
+from mmdenoiserep.core import DenoisingConv2d, DenoisingLinear, step_coefficients
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+PADDING_MODES = ('zeros', 'reflect', 'replicate', 'circular')
+
+
+def two_branch_reference(layer, x):
+    """x_hat = c3 x - c1 eps_hat(x) on the (padded) input, then the original W, b without padding."""
+    c3, c1 = layer.coefficients
+    if isinstance(layer, nn.Conv2d):
+        mode = 'constant' if layer.padding_mode == 'zeros' else layer.padding_mode
+        x = F.pad(x, layer._reversed_padding_repeated_twice, mode=mode)
+        x_hat = c3 * x - c1 * layer.predict_noise(x)
+        return F.conv2d(x_hat, layer.weight, layer.bias, layer.stride, 0, layer.dilation, layer.groups)
+    return F.linear(c3 * x - c1 * layer.predict_noise(x), layer.weight, layer.bias)
+
+
+def randomize_(module, generator):
+    """Put non-trivial values into every parameter (a zero-initialised denoiser would hide bugs)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype))
+
+
+def make_denoising(plain, seed, step, num_steps=20, beta_range=(1e-2, 0.2)):
+    generator = torch.Generator().manual_seed(seed)
+    plain = plain.double()
+    cls = DenoisingConv2d if isinstance(plain, nn.Conv2d) else DenoisingLinear
+    layer = cls.from_plain(plain, step_coefficients(step, num_steps, beta_range))
+    randomize_(layer, generator)
+    return layer, generator
+
+
+def check_fusion(layer, x):
+    reference = two_branch_reference(layer, x)
+    layer.eval()
+    torch.testing.assert_close(layer(x), reference, **TOL)  # on-the-fly fused path
+    plain = fuse_denoisers(layer)
+    assert type(plain) is type(layer).__mro__[2]  # exactly nn.Linear / nn.Conv2d
+    assert (plain.bias is None) == (layer.bias is None)
+    assert set(plain.state_dict()) == {'weight'} | ({'bias'} if layer.bias is not None else set())
+    torch.testing.assert_close(plain(x), reference, **TOL)
+    # The step moves the weights well away from W, so a wrong fusion cannot pass by accident.
+    assert (plain.weight - layer.weight).abs().max() > 1e-6
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), ndim=st.integers(2, 4), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_linear_fusion_exact(data, ndim, bias, seed):
+    cin, cout = data.draw(st.integers(1, 12)), data.draw(st.integers(1, 12))
+    step = data.draw(st.integers(1, 20))
+    layer, generator = make_denoising(nn.Linear(cin, cout, bias=bias), seed, step)
+    batch = data.draw(st.lists(st.integers(1, 4), min_size=ndim - 1, max_size=ndim - 1))
+    x = torch.randn(*batch, cin, generator=generator, dtype=torch.float64)
+    check_fusion(layer, x)
+
+
+@st.composite
+def conv_configs(draw):
+    kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 3)), draw(st.integers(0, 3)))
+    padding_mode = draw(st.sampled_from(PADDING_MODES))
+    kind = draw(st.sampled_from(('dense', 'grouped', 'depthwise')))
+    if kind == 'dense':
+        groups, cin, cout = 1, draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    elif kind == 'grouped':
+        groups = draw(st.integers(2, 3))
+        cin, cout = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    else:
+        groups = cin = draw(st.integers(1, 6))
+        cout = cin * draw(st.integers(1, 2))
+    # The input must be larger than the padding (reflect) and give at least one output pixel.
+    min_h = max(padding[0] + 1, dilation[0] * (kh - 1) + 1 - 2 * padding[0], 1)
+    min_w = max(padding[1] + 1, dilation[1] * (kw - 1) + 1 - 2 * padding[1], 1)
+    size = (draw(st.integers(min_h, min_h + 5)), draw(st.integers(min_w, min_w + 5)))
+    return dict(in_channels=cin, out_channels=cout, kernel_size=(kh, kw), stride=stride,
+                padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode), size
+
+
+@settings(max_examples=300, deadline=None)
+@given(config=conv_configs(), bias=st.booleans(), step=st.integers(1, 20), seed=st.integers(0, 2**31 - 1))
+def test_conv2d_fusion_exact(config, bias, step, seed):
+    kwargs, size = config
+    layer, generator = make_denoising(nn.Conv2d(**kwargs, bias=bias), seed, step)
+    x = torch.randn(2, kwargs['in_channels'], *size, generator=generator, dtype=torch.float64)
+    check_fusion(layer, x)
+
+
+@pytest.mark.parametrize('padding_mode', PADDING_MODES)
+def test_conv2d_same_padding_fusion_exact(padding_mode):
+    """padding='same' with an even kernel pads asymmetrically; the fusion stays exact."""
+    layer, generator = make_denoising(
+        nn.Conv2d(4, 6, (4, 3), padding='same', dilation=(1, 2), padding_mode=padding_mode), 0, 3)
+    check_fusion(layer, torch.randn(2, 4, 7, 9, generator=generator, dtype=torch.float64))
+
+
+@pytest.mark.parametrize('plain', [nn.Linear(5, 7), nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2)])
+def test_fused_path_gradients_match_two_branch(plain):
+    """In training (joint phase) the fused output and the gradients of W, b, A, a equal the reference's."""
+    layer, generator = make_denoising(plain, 1, 4)
+    shape = (3, 5) if isinstance(plain, nn.Linear) else (2, 4, 6, 6)
+    x = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    upstream = torch.randn_like(layer.train()(x))
+    grads = []
+    for forward in (layer, lambda inp: two_branch_reference(layer, inp)):
+        layer.zero_grad()
+        (forward(x) * upstream).sum().backward()
+        grads.append([p.grad.clone() for p in layer.parameters()])
+    assert len(grads[0]) == 4
+    for fused_grad, reference_grad in zip(*grads):
+        torch.testing.assert_close(fused_grad, reference_grad, **TOL)
+
+
+def test_bias_free_layer_gets_bias_free_denoiser():
+    layer = DenoisingConv2d.from_plain(nn.Conv2d(4, 4, 3, bias=False), step_coefficients(1))
+    assert layer.denoiser.bias is None
+    assert set(layer.state_dict()) == {'weight', 'denoiser.weight'}
