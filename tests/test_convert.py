@@ -191,6 +191,7 @@ def test_denoise_loss_sum_and_per_layer():
 @pytest.mark.parametrize('call, error', [
     (lambda: add_denoisers(TinyResNet(), include='nothing.*'), ValueError),
     (lambda: add_denoisers(TinyResNet(), layer_types=(nn.BatchNorm2d,)), ValueError),
+    (lambda: add_denoisers(TinyResNet(), layer_types=()), ValueError),
     (lambda: add_denoisers(TinyResNet(), num_steps=3), ValueError),
     (lambda: add_denoisers(add_denoisers(TinyResNet())), ValueError),
     (lambda: add_denoisers('resnet'), TypeError),

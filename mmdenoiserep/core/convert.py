@@ -19,9 +19,18 @@ __all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'set_phase', 'denoise_loss', 'fus
 
 logger = logging.getLogger(__name__)
 
-#: stock layer type -> denoising replacement. Matching is by exact type: a subclass of nn.Linear such as
-#: nn.MultiheadAttention's out_proj (whose weight is read directly, never called) is left alone.
+#: kind of stock layer -> its denoising replacement. Selection is by exact type (``layer_types``): a
+#: subclass such as nn.MultiheadAttention's out_proj (whose weight is read directly, never called) is
+#: converted only when listed explicitly.
 DEFAULT_MAPPING = {nn.Linear: DenoisingLinear, nn.Conv2d: DenoisingConv2d}
+
+
+def _denoising_class(layer_type: type) -> type:
+    for kind, denoising in DEFAULT_MAPPING.items():
+        if issubclass(layer_type, kind):
+            return denoising
+    raise ValueError(f'{layer_type.__name__} is not an nn.Linear or nn.Conv2d (sub)class')
+
 
 # Attribute on the root module: the base Parameters that set_phase('denoise') froze, to thaw later.
 _FROZEN_ATTR = '_denoiserep_frozen_by_phase'
@@ -112,7 +121,8 @@ def add_denoisers(model: nn.Module,
         beta_range: (beta_start, beta_end) of the schedule.
         example_inputs: a tensor, a tuple of positional inputs or a dict of keyword inputs for a
             forward that fixes the execution order.
-        layer_types: stock types to convert, a subset of ``DEFAULT_MAPPING`` (exact type match).
+        layer_types: types to convert, matched exactly; each a subclass of nn.Linear or nn.Conv2d whose
+            forward is the stock one (e.g. mmcv's empty-tensor wrappers).
         noise_loss: 'l1+l2' (the authors' default), 'l1' or 'l2'.
 
     Returns:
@@ -120,10 +130,9 @@ def add_denoisers(model: nn.Module,
     """
     _check_module(model)
     layer_types = tuple(layer_types)
-    unknown = [t for t in layer_types if t not in DEFAULT_MAPPING]
-    if unknown or not layer_types:
-        raise ValueError(f'layer_types must be a non-empty subset of {list(DEFAULT_MAPPING)}, '
-                         f'got {layer_types!r}')
+    if not layer_types or not all(isinstance(t, type) for t in layer_types):
+        raise ValueError(f'layer_types must be a non-empty sequence of types, got {layer_types!r}')
+    replacement_of = {t: _denoising_class(t) for t in layer_types}
     include = _as_patterns(include, 'include')
     exclude = _as_patterns(exclude, 'exclude')
     if denoising_layers(model):
@@ -153,7 +162,7 @@ def add_denoisers(model: nn.Module,
     for index, name in enumerate(names):
         layer = candidates[name]
         coefficients = step_coefficients(len(names) - index, num_steps, beta_range)
-        replacements[id(layer)] = DEFAULT_MAPPING[type(layer)].from_plain(layer, coefficients, noise_loss)
+        replacements[id(layer)] = replacement_of[type(layer)].from_plain(layer, coefficients, noise_loss)
     _swap_modules(model, replacements)
     logger.info('add_denoisers: converted %d layers (steps %d..1 of %d)', len(names), len(names), num_steps)
     return model

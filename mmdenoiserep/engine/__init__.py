@@ -1,0 +1,3 @@
+from .hook import DenoiseRepHook
+
+__all__ = ['DenoiseRepHook']

@@ -1,0 +1,3 @@
+from .backbone import DEFAULT_EXCLUDE, LAYER_TYPES, build_denoiserep_backbone, strip_denoiserep
+
+__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip_denoiserep']

@@ -1,0 +1,90 @@
+"""``mmdenoiserep.DenoiseRepBackbone``: any registered backbone, converted to its DenoiseRep form.
+
+A config wraps the stock backbone dict::
+
+    model = dict(backbone=dict(type='mmdenoiserep.DenoiseRepBackbone',
+                               backbone=dict(type='mmpretrain.SwinTransformerV2', arch='tiny', ...)))
+
+The registered name is a builder, not a container: it builds the inner backbone through the current
+default scope's registry and converts it in place with `add_denoisers` (the weight Parameters are reused),
+so the built module is the stock backbone class with the stock state_dict keys plus ``*.denoiser.*``.
+A baseline checkpoint (``load_from``) or the backbone's own pretrained ``init_cfg``, applied later by the
+runner, writes into the same Parameters; `tools/fuse_ckpt.py` turns a trained checkpoint back into one
+that the plain backbone loads with strict=True. ``deploy=True`` builds the plain backbone (deploy configs
+are a two-line override).
+
+Default selection: every layer of ``LAYER_TYPES`` (exact type) that the backbone's forward calls, in
+execution order, except ``DEFAULT_EXCLUDE``. Layers whose weight is read directly instead of called (for
+example the qkv of mmpretrain's SwinV2 attention and nn.MultiheadAttention projections in MiT) are not
+called, so they stay plain (a warning lists them).
+"""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+from mmcv.cnn.bricks import wrappers
+from mmengine.logging import print_log
+from torch import nn
+
+from ..core import add_denoisers, denoiser_report, denoising_layers
+from ..registry import MODELS
+
+__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip_denoiserep']
+
+#: Linear layers that do not embed features: SwinV2's continuous position bias MLP maps the fixed
+#: table of relative coordinates to attention biases.
+DEFAULT_EXCLUDE = ('*cpb_mlp*',)
+#: nn.Linear/nn.Conv2d and mmcv's wrappers of them (used by mmcv's FFN and ConvModule), whose forward is
+#: the stock one for non-empty inputs.
+LAYER_TYPES = (nn.Linear, nn.Conv2d, wrappers.Linear, wrappers.Conv2d)
+
+
+@MODELS.register_module(name='DenoiseRepBackbone')
+def build_denoiserep_backbone(backbone: dict,
+                              include: Union[str, Sequence[str], None] = None,
+                              exclude: Union[str, Sequence[str], None] = DEFAULT_EXCLUDE,
+                              num_steps: int = 1000,
+                              beta_range: Tuple[float, float] = (1e-4, 2e-3),
+                              noise_loss: str = 'l1+l2',
+                              example_input_shape: Sequence[int] = (1, 3, 224, 224),
+                              deploy: bool = False,
+                              **backbone_kwargs) -> nn.Module:
+    """Build ``backbone`` and add denoisers to it (see `mmdenoiserep.add_denoisers`).
+
+    Args:
+        backbone (dict): the stock backbone config, built in the current default scope.
+        include (str | Sequence[str], optional): glob patterns of layer names to convert. Defaults to
+            None (all).
+        exclude (str | Sequence[str], optional): glob patterns never converted. Defaults to
+            ``DEFAULT_EXCLUDE``.
+        num_steps (int): DDPM schedule length. Defaults to 1000.
+        beta_range (tuple[float, float]): (beta_start, beta_end). Defaults to (1e-4, 2e-3).
+        noise_loss (str): 'l1+l2', 'l1' or 'l2'. Defaults to 'l1+l2'.
+        example_input_shape (Sequence[int]): (N, C, H, W) of the zero input whose forward (eval mode,
+            no grad) fixes the execution order of the steps. Defaults to (1, 3, 224, 224).
+        deploy (bool): build the plain backbone (for fused checkpoints). Defaults to False.
+        **backbone_kwargs: merged into ``backbone``: what a model puts into its backbone dict (e.g. the
+            ``pretrained`` of mmseg's EncoderDecoder) reaches the inner backbone.
+    """
+    if not isinstance(backbone, dict) or 'type' not in backbone:
+        raise TypeError(f'DenoiseRepBackbone needs backbone=dict(type=...), got {backbone!r}')
+    model = MODELS.build({**backbone, **backbone_kwargs})
+    if deploy:
+        return model
+    param = next(model.parameters())
+    example = torch.zeros(*example_input_shape, dtype=param.dtype, device=param.device)
+    add_denoisers(model, include=include, exclude=exclude, num_steps=num_steps, beta_range=beta_range,
+                  example_inputs=example, layer_types=LAYER_TYPES, noise_loss=noise_loss)
+    print_log(f'DenoiseRepBackbone: {len(denoising_layers(model))} layers of {type(model).__name__} '
+              f'converted\n{denoiser_report(model)}', logger='current')
+    return model
+
+
+def strip_denoiserep(cfg):
+    """A copy of a (model) config with every DenoiseRepBackbone dict replaced by its inner backbone."""
+    if isinstance(cfg, dict):
+        if str(cfg.get('type', '')).split('.')[-1] == 'DenoiseRepBackbone':
+            return strip_denoiserep(cfg['backbone'])
+        return type(cfg)({key: strip_denoiserep(value) for key, value in cfg.items()})
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(strip_denoiserep(item) for item in cfg)
+    return cfg

@@ -1,0 +1,13 @@
+"""mmdenoiserep's registry nodes, children of mmengine's roots (scope ``mmdenoiserep``).
+
+Config types written ``mmdenoiserep.X`` resolve from any OpenMMLab toolbox: the registry imports this
+module, whose lazy ``locations`` import the modules that register X.
+"""
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+__all__ = ['MODELS', 'HOOKS']
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmdenoiserep', locations=['mmdenoiserep.models'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmdenoiserep', locations=['mmdenoiserep.engine'])

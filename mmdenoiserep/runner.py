@@ -1,0 +1,70 @@
+"""What tools/train.py, tools/test.py and tools/fuse_ckpt.py share: config loading and runner building.
+
+They work for mmdet, mmseg and mmpretrain configs alike: the config's ``default_scope`` picks the
+toolbox, mmengine's Runner does the rest.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .tiny import TINY_DATA_ROOT, tiny_config
+from .tiny_data import make_tiny_data
+from .utils import allow_mmengine_checkpoints
+
+__all__ = ['add_config_args', 'load_config', 'build_runner']
+
+
+def add_config_args(parser: argparse.ArgumentParser, launcher: bool = True) -> None:
+    """--cfg-options, --tiny (and --launcher, --local-rank), as in the OpenMMLab tools."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (applied after --tiny)')
+    parser.add_argument('--tiny', action='store_true',
+                        help=f'run on the tiny datasets under {TINY_DATA_ROOT} (made if missing) with a '
+                        'short CPU schedule; see mmdenoiserep/tiny.py')
+    if launcher:
+        parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                            help='job launcher')
+        parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace, work_dir: Optional[str] = None) -> Config:
+    """The config of ``args.config`` with --tiny, --cfg-options, --launcher and the work dir applied."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    launcher = getattr(args, 'launcher', 'none')
+    os.environ.setdefault('LOCAL_RANK', str(getattr(args, 'local_rank', 0)))
+    allow_mmengine_checkpoints()
+    cfg = Config.fromfile(args.config)
+    if args.tiny:
+        make_tiny_data(TINY_DATA_ROOT)  # skips datasets that are already complete
+        tiny_config(cfg)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if launcher != 'none' and not torch.cuda.is_available():
+        _use_cpu_distributed(cfg)
+    return cfg
+
+
+def _use_cpu_distributed(cfg: Config) -> None:
+    """gloo instead of nccl, and DDP without device_ids, for multi-process runs on CPUs."""
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def build_runner(cfg: Config) -> Runner:
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -1,0 +1,122 @@
+"""Run any full-scale config on the tiny datasets (`mmdenoiserep.tiny_data`): ``--tiny`` in the tools.
+
+One rule set for every config, applied to the loaded Config (the config files stay full-scale):
+- data: every path ``data/X`` becomes ``data/tiny/X`` (the tiny data mirror the real layouts);
+- loaders: batch size 2, no worker processes;
+- schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
+- image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64);
+- no downloads: ``init_cfg`` of type 'Pretrained', ``pretrained`` paths and ``load_from`` are dropped
+  (``--cfg-options`` given after ``--tiny`` still set them);
+- hooks: log every 5 iterations, checkpoint every epoch, DenoiseRepHook phases of one epoch each.
+"""
+from typing import Any
+
+from mmengine.config import Config, ConfigDict
+
+__all__ = ['TINY_DATA_ROOT', 'tiny_config']
+
+TINY_DATA_ROOT = 'data/tiny'
+TINY_EPOCHS = 2
+TINY_ITERS = 20
+TINY_BATCH_SIZE = 2
+SIZE_DIVISOR = 8
+SIZE_KEYS = ('scale', 'scales', 'img_scale', 'crop_size', 'size')
+
+
+def _map(value: Any, fn) -> Any:
+    """Apply ``fn`` to every dict (after its children) and every str of a nested config."""
+    if isinstance(value, dict):
+        for key in list(value):
+            value[key] = _map(value[key], fn)
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map(item, fn) for item in value)
+    return fn(value)
+
+
+def _shrink(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value >= 64:
+        return max(64, int(round(value / SIZE_DIVISOR / 32)) * 32)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shrink(v) for v in value)
+    return value
+
+
+def _tiny_node(node: Any) -> Any:
+    """data/X -> data/tiny/X for paths; Pretrained init_cfg dicts dropped."""
+    if isinstance(node, str):
+        path = node[2:] if node.startswith('./data/') else node
+        if path.startswith('data/') and not path.startswith(TINY_DATA_ROOT + '/'):
+            return f'{TINY_DATA_ROOT}/{path[len("data/"):]}'
+    elif isinstance(node, dict):
+        if node.get('type') == 'Pretrained':
+            return None
+        if isinstance(node.get('pretrained'), str):  # the older form of a Pretrained init_cfg
+            node['pretrained'] = None
+    return node
+
+
+def _shrink_transforms(node: Any) -> Any:
+    """Shrink the sizes of every transform under a 'pipeline' or 'transforms' list."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ('pipeline', 'transforms', 'batch_augments') and isinstance(value, (list, tuple)):
+                for transform in _flatten(value):
+                    for size_key in SIZE_KEYS:
+                        if size_key in transform:
+                            transform[size_key] = _shrink(transform[size_key])
+            _shrink_transforms(value)
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            _shrink_transforms(item)
+    return node
+
+
+def _flatten(transforms):
+    """The transform dicts of a pipeline list (RandomChoice nests lists of lists)."""
+    for item in transforms:
+        if isinstance(item, dict):
+            yield item
+        elif isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+
+
+def tiny_config(cfg: Config) -> Config:
+    """Rewrite ``cfg`` in place (and return it) to run on the tiny data in seconds on a CPU."""
+    for key in list(cfg.keys()):
+        cfg[key] = _shrink_transforms(_map(cfg[key], _tiny_node))
+    cfg.load_from = None
+
+    model = cfg.get('model', {})
+    preprocessor = model.get('data_preprocessor') or {}
+    if 'size' in preprocessor:
+        preprocessor['size'] = _shrink(preprocessor['size'])
+    test_cfg = model.get('test_cfg') or {}
+    for key in ('crop_size', 'stride'):
+        if key in test_cfg:
+            test_cfg[key] = _shrink(test_cfg[key])
+
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader:
+            loader.update(batch_size=TINY_BATCH_SIZE, num_workers=0, persistent_workers=False)
+
+    train_cfg = cfg.get('train_cfg') or ConfigDict()
+    if 'max_iters' in train_cfg:
+        train_cfg.update(max_iters=TINY_ITERS, val_interval=TINY_ITERS)
+    elif train_cfg:
+        train_cfg.update(max_epochs=TINY_EPOCHS, val_interval=1)
+    cfg.param_scheduler = None
+
+    hooks = cfg.get('default_hooks') or {}
+    if hooks.get('logger'):
+        hooks['logger']['interval'] = 5
+    if hooks.get('checkpoint'):
+        hooks['checkpoint'].update(interval=1 if 'max_iters' not in train_cfg else TINY_ITERS)
+    for hook in cfg.get('custom_hooks') or []:
+        if hook.get('type', '').endswith('DenoiseRepHook'):
+            by_epoch = hook.get('by_epoch', True)
+            hook.update(interval=1 if by_epoch else max(1, TINY_ITERS // 4), log_interval=5)
+    return cfg

@@ -1,0 +1,73 @@
+"""Load mmengine checkpoints with torch's ``weights_only`` safety on.
+
+torch >= 2.6 unpickles with ``weights_only=True`` by default; mmengine 0.10.7 checkpoints carry a
+few non-tensor globals (the message hub's HistoryBuffer and the numpy arrays and scalars inside it),
+so `torch.load` refuses them. Instead of turning the safety off, the globals below are allowlisted.
+HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer, 'min')``; plain ``getattr``
+would open the unpickler to arbitrary attribute access, so it is allowlisted only as a restricted
+stand-in that resolves HistoryBuffer's statistics methods and refuses everything else.
+"""
+import pickle
+from typing import List
+
+import numpy as np
+import torch
+
+__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact']
+
+
+def _numpy_globals() -> List:
+    multiarray = getattr(np, '_core', np.core).multiarray
+    dtype_classes = [type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32',
+                                                   'int8', 'uint8', 'bool')]
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype] + dtype_classes
+
+
+def _history_buffer_statistic(owner, name: str):
+    """``getattr`` limited to what mmengine pickles: a statistics method of HistoryBuffer."""
+    from mmengine.logging import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean'} | set(HistoryBuffer._statistics_methods)
+    if owner is not HistoryBuffer or name not in allowed:
+        raise pickle.UnpicklingError(f'refusing getattr({owner!r}, {name!r}) in a checkpoint')
+    return getattr(HistoryBuffer, name)
+
+
+def _mmengine_globals() -> List:
+    from mmengine.logging import HistoryBuffer
+    return [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr')]
+
+
+CHECKPOINT_SAFE_GLOBALS = _numpy_globals() + _mmengine_globals()
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allowlist ``CHECKPOINT_SAFE_GLOBALS`` for every later ``torch.load(weights_only=True)``."""
+    torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+
+
+def load_checkpoint_file(path: str, map_location='cpu') -> dict:
+    """``torch.load(path, weights_only=True)`` with the mmengine globals allowed; returns the dict."""
+    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def load_state_dict_exact(model: torch.nn.Module, state_dict: dict) -> None:
+    """Load ``state_dict``, which must have exactly the keys of ``model.state_dict()`` and its shapes.
+
+    This is ``strict=True`` measured against what the model's own checkpoints hold. It differs only for
+    models whose state_dict hooks drop buffers that they rebuild (mmpretrain's SwinV2 drops its relative
+    position tables), which fail ``strict=True`` even on their own state_dict.
+
+    Raises:
+        ValueError: on missing or unexpected keys, or shape mismatches (one line).
+    """
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))
+    mismatched = [f'{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}'
+                  for k in own.keys() & state_dict.keys() if state_dict[k].shape != own[k].shape]
+    problems = [f'{what} {len(keys)} keys ({", ".join(keys[:3])}{", ..." if len(keys) > 3 else ""})'
+                for what, keys in (('missing', missing), ('unexpected', unexpected),
+                                   ('shape mismatch in', sorted(mismatched))) if keys]
+    if problems:
+        raise ValueError('; '.join(problems))
+    model.load_state_dict(state_dict, strict=False)

@@ -1,0 +1,123 @@
+"""DenoiseRepBackbone: default layer selections per backbone, stock keys, exact fusion into the stock model."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from mmdenoiserep import denoiser_parameters, denoising_layers, fuse_denoisers
+from mmdenoiserep.models import LAYER_TYPES, strip_denoiserep
+from mmdenoiserep.utils import load_state_dict_exact
+
+SMALL_SWIN = dict(embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4])
+# (scope, backbone config, input size, names of called layers that must stay plain)
+BACKBONES = {
+    'mmdet.ResNet-50': ('mmdet', dict(type='ResNet', depth=50), 64, set()),
+    'mmseg.ResNetV1c-18': ('mmseg', dict(type='ResNetV1c', depth=18), 64, set()),
+    'mmpretrain.ResNet-18': ('mmpretrain', dict(type='ResNet', depth=18), 64, set()),
+    'mmdet.SwinTransformer': ('mmdet', dict(type='SwinTransformer', **SMALL_SWIN, window_size=4), 64, set()),
+    'mmpretrain.SwinTransformerV2': ('mmpretrain', dict(
+        type='SwinTransformerV2', arch=dict(**SMALL_SWIN, extra_norm_every_n_blocks=0), img_size=64,
+        window_size=4, pad_small_map=True), 64, {'cpb_mlp'}),
+    'mmpretrain.VisionTransformer': ('mmpretrain', dict(
+        type='VisionTransformer', arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+        img_size=32, patch_size=8), 32, set()),
+    'mmpretrain.DeiT-tiny': ('mmpretrain', dict(type='VisionTransformer', arch='deit-tiny', img_size=32,
+                                                patch_size=16), 32, set()),
+    'mmdet.DarkNet-53': ('mmdet', dict(type='Darknet', depth=53), 64, set()),
+    'mmseg.MiT-b0': ('mmseg', dict(type='MixVisionTransformer', embed_dims=32, num_layers=[1, 1, 1, 1],
+                                   num_heads=[1, 2, 5, 8]), 64, set()),
+}
+
+
+def build(scope, cfg):
+    init_default_scope(scope)
+    from mmengine.registry import MODELS
+    return MODELS.build(copy.deepcopy(cfg))
+
+
+def called_layers(model, size):
+    """Names of the LAYER_TYPES modules that a forward calls (what the default selection must convert)."""
+    called = []
+    hooks = [m.register_forward_pre_hook(lambda m, i, n=n: called.append(n))
+             for n, m in model.named_modules() if type(m) in LAYER_TYPES]
+    model.eval()  # some backbones' train() returns None: do not chain
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    for h in hooks:
+        h.remove()
+    return list(dict.fromkeys(called))
+
+
+def outputs(model, x):
+    model.eval()
+    out = model(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_default_selection_and_exact_fusion(name):
+    scope, inner, size, plain_parts = BACKBONES[name]
+    torch.manual_seed(0)
+    stock = build(scope, inner)
+    expected = [n for n in called_layers(stock, size) if not any(p in n for p in plain_parts)]
+    model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner,
+                              example_input_shape=(1, 3, size, size)))
+    assert type(model) is type(stock)
+    layers = denoising_layers(model)
+    assert sorted(n for n, _ in layers) == sorted(expected)
+    steps = {n: layer.step for n, layer in layers}
+    assert [steps[n] for n in expected] == list(range(len(expected), 0, -1))  # execution order
+    stock_keys = set(stock.state_dict())
+    assert stock_keys <= set(model.state_dict())
+    assert all('.denoiser.' in k for k in set(model.state_dict()) - stock_keys)
+
+    model.double()
+    with torch.no_grad():
+        for p in denoiser_parameters(model):
+            p.normal_(std=0.2)
+    x = torch.randn(2, 3, size, size, dtype=torch.float64)
+    with torch.no_grad():
+        expected_out = outputs(model, x)
+        fuse_denoisers(model)
+        load_state_dict_exact(stock.double(), model.state_dict())  # strict (see its docstring)
+        for actual, reference in zip(outputs(stock, x), expected_out):
+            torch.testing.assert_close(actual, reference, rtol=1e-9, atol=1e-9)
+
+
+def test_resnet_selection_covers_stem_and_downsample():
+    model = build('mmdet', dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=dict(type='ResNet', depth=50),
+                                example_input_shape=(1, 3, 64, 64)))
+    names = [n for n, _ in denoising_layers(model)]
+    assert len(names) == 53 and 'conv1' in names and 'layer1.0.downsample.0' in names
+    assert max(denoising_layers(model), key=lambda item: item[1].step)[0] == 'conv1'
+
+
+def test_deploy_builds_the_plain_backbone_and_strip_unwraps():
+    inner = dict(type='ResNet', depth=18)
+    wrapped = dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, deploy=True)
+    assert not denoising_layers(build('mmpretrain', wrapped))
+    model_cfg = dict(type='ImageClassifier', backbone=dict(wrapped, deploy=False), neck=None)
+    assert strip_denoiserep(model_cfg) == dict(type='ImageClassifier', backbone=inner, neck=None)
+
+
+def test_pretrained_init_after_build_reaches_the_converted_layers(tmp_path):
+    """init_cfg=Pretrained (applied by the runner after build) loads into the reused Parameters."""
+    inner = dict(type='ResNet', depth=18)
+    source = build('mmpretrain', inner)
+    with torch.no_grad():
+        source.conv1.weight.normal_()
+    torch.save({'state_dict': source.state_dict()}, tmp_path / 'pretrained.pth')
+    model = build('mmpretrain', dict(
+        type='mmdenoiserep.DenoiseRepBackbone', example_input_shape=(1, 3, 32, 32),
+        backbone=dict(inner, init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'pretrained.pth')))))
+    model.init_weights()
+    assert isinstance(model.conv1, nn.Conv2d) and denoising_layers(model)
+    torch.testing.assert_close(model.conv1.weight, source.conv1.weight)
+    assert all(p.abs().sum() == 0 for p in denoiser_parameters(model))  # denoisers keep their zero init
+
+
+def test_bad_backbone_config():
+    with pytest.raises(TypeError, match='backbone=dict'):
+        build('mmdet', dict(type='mmdenoiserep.DenoiseRepBackbone', backbone='ResNet'))

@@ -1,0 +1,142 @@
+"""DenoiseRepHook in real mmengine runs on the tiny data: loss key, phases, frozen statistics, resume."""
+import argparse
+import copy
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+
+from mmdenoiserep import denoiser_parameters, denoising_layers, fuse_denoisers
+from mmdenoiserep.models import strip_denoiserep
+from mmdenoiserep.runner import build_runner, load_config
+from mmdenoiserep.utils import load_state_dict_exact
+
+RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
+            'model.backbone.example_input_shape=[1,3,64,64]']
+
+
+def tiny_cfg(config, work_dir, *options):
+    args = argparse.Namespace(config=config, tiny=True, cfg_options=None, launcher='none', local_rank=0)
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    args.cfg_options = parser.parse_args(['--o', *options]).o if options else None
+    cfg = load_config(args, work_dir=str(work_dir))
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+class Snapshots(Hook):
+    """Copies of the base state (parameters and buffers) and the denoisers at every epoch boundary."""
+
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.states = []
+
+    def _snapshot(self, runner):
+        model = runner.model
+        denoisers = {id(p) for p in denoiser_parameters(model)}
+        base = {n: t.detach().clone() for n, t in model.state_dict().items() if '.denoiser.' not in n}
+        self.states.append((base, [p.detach().clone() for p in model.parameters() if id(p) in denoisers]))
+
+    def before_train_epoch(self, runner):
+        self._snapshot(runner)
+
+    def after_train(self, runner):
+        self._snapshot(runner)
+
+
+def changed(before, after):
+    return any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+@pytest.fixture(scope='module')
+def trained_classifier(tmp_path_factory):
+    """ResNet-18 classifier with DenoiseRep, 2 tiny epochs: denoise, then finetune."""
+    work_dir = tmp_path_factory.mktemp('cls')
+    cfg = tiny_cfg('configs/resnet50_denoiserep_in1k.py', work_dir, *RESNET18)
+    runner = build_runner(cfg)
+    snapshots = Snapshots()
+    runner.register_hook(snapshots)
+    runner.train()
+    return runner, snapshots, work_dir
+
+
+def test_denoise_phase_changes_nothing_of_the_network(trained_classifier):
+    runner, snapshots, _ = trained_classifier
+    (base0, den0), (base1, den1), (base2, den2) = snapshots.states
+    assert set(base0) == set(base1)
+    for name in base0:  # parameters and BN running statistics alike
+        assert torch.equal(base0[name], base1[name]), name
+    assert changed(den0, den1)  # the denoisers trained
+    assert not changed(den1, den2)  # frozen in finetune
+    assert changed(base1.values(), base2.values())  # the network trained in finetune
+    assert runner.message_hub.get_info('denoiserep_phase') == 'finetune'
+
+
+def test_loss_denoise_is_a_logged_loss(trained_classifier):
+    runner, _, _ = trained_classifier
+    history = runner.message_hub.get_scalar('train/loss_denoise')
+    assert history.current() > 0
+    assert runner.message_hub.get_scalar('train/loss').current() > history.current()
+
+
+def test_validation_runs_the_fused_path(trained_classifier):
+    runner, _, _ = trained_classifier
+    model = runner.model
+    batch = next(iter(runner.val_dataloader))
+    model.eval()
+    with torch.no_grad():
+        unfused = [s.pred_score for s in model.val_step(batch)]
+    stock = build_runner(tiny_cfg('configs/resnet50_denoiserep_in1k.py', runner.work_dir, *RESNET18,
+                                  'model.backbone.deploy=True')).model
+    fused = fuse_denoisers(copy.deepcopy(model))
+    load_state_dict_exact(stock, fused.state_dict())
+    stock.eval()
+    with torch.no_grad():
+        for a, b in zip(unfused, [s.pred_score for s in stock.val_step(batch)]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_resume_continues_the_phase_schedule(trained_classifier, tmp_path):
+    _, _, work_dir = trained_classifier
+    cfg = tiny_cfg('configs/resnet50_denoiserep_in1k.py', tmp_path, *RESNET18, 'train_cfg.max_epochs=3')
+    cfg.resume, cfg.load_from = True, str(work_dir / 'epoch_2.pth')  # loads with weights_only on
+    runner = build_runner(cfg)
+    phases = []
+
+    class Record(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            phases.append(runner.message_hub.get_info('denoiserep_phase'))
+
+    runner.register_hook(Record(), priority='LOWEST')
+    runner.train()
+    assert runner.epoch == 3 and set(phases) == {'denoise'}  # epoch index 2: (2 // 1) % 2 -> denoise
+
+
+@pytest.mark.parametrize('config, options', [
+    ('configs/mask_rcnn_swinv2_t_denoiserep_coco.py', []),
+    ('configs/fcn_r50_denoiserep_ade20k.py', ['model.backbone.backbone.depth=18',
+                                              'model.decode_head.in_channels=512',
+                                              'model.decode_head.channels=64',
+                                              'model.auxiliary_head.in_channels=256',
+                                              'model.auxiliary_head.channels=32']),
+])
+def test_hook_drives_detectors_and_segmentors(config, options, tmp_path):
+    cfg = tiny_cfg(config, tmp_path, *options)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
+    cfg.custom_hooks[0].update(by_epoch=False, interval=1, log_interval=1)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
+    runner = build_runner(cfg)
+    runner.train()
+    assert denoising_layers(runner.model)
+    assert runner.message_hub.get_info('denoiserep_phase') == 'finetune'
+    assert runner.message_hub.get_scalar('train/loss_denoise').current() > 0
+
+
+def test_strip_gives_the_baseline_of_each_config():
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/mask_rcnn_swinv2_t_denoiserep_coco.py')
+    base = Config.fromfile('configs/mask_rcnn_swinv2_t_coco.py')
+    assert strip_denoiserep(cfg.model) == base.model

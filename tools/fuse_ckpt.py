@@ -1,0 +1,134 @@
+"""Fuse a trained DenoiseRep checkpoint into a plain one that the baseline model loads with strict=True.
+
+    python tools/fuse_ckpt.py CONFIG CHECKPOINT OUT [--baseline-config BASE]
+
+Builds the DenoiseRep model of CONFIG, loads CHECKPOINT, fuses every denoiser into its layer, checks on a
+random input that the fused baseline model's features (``extract_feat``, else the backbone) equal the
+unfused model's eval features, and writes OUT atomically with ``meta`` and the fused ``state_dict`` only
+(no optimizer or training state). The baseline model is CONFIG without the DenoiseRepBackbone wrapper,
+or BASE; OUT holds exactly the keys of its state_dict (strict loading; see `load_state_dict_exact`).
+Any failure prints one line and exits non-zero, and leaves no OUT.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+
+import torch
+from mmengine.registry import MODELS, init_default_scope
+
+from mmdenoiserep import denoising_layers, fuse_denoisers
+from mmdenoiserep.models import strip_denoiserep
+from mmdenoiserep.runner import add_config_args, load_config
+from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+
+RTOL = 1e-4  # max |fused - unfused| allowed, relative to max |unfused| (float32 rounding is ~1e-6)
+
+
+class FuseError(Exception):
+    """A problem with the inputs, reported as one line."""
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('config', help='the DenoiseRep config the checkpoint was trained with')
+    parser.add_argument('checkpoint', help='the trained DenoiseRep checkpoint')
+    parser.add_argument('out', help='path of the fused checkpoint to write')
+    parser.add_argument('--baseline-config', help='config of the plain model (default: CONFIG unwrapped)')
+    parser.add_argument('--shape', type=int, nargs=4, default=(1, 3, 224, 224), metavar=('N', 'C', 'H', 'W'),
+                        help='shape of the random input of the check (default: 1 3 224 224)')
+    add_config_args(parser, launcher=False)
+    return parser.parse_args()
+
+
+def read_checkpoint(path: str) -> dict:
+    if not osp.isfile(path):
+        raise FuseError(f'checkpoint not found: {path}')
+    try:
+        checkpoint = load_checkpoint_file(path)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise FuseError(f'cannot read checkpoint {path}: {str(error).splitlines()[0]}') from error
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state_dict, dict) or not all(torch.is_tensor(v) for v in state_dict.values()):
+        raise FuseError(f'{path} holds no state_dict of tensors')
+    if not any('.denoiser.' in key for key in state_dict):
+        raise FuseError(f'{path} has no denoiser parameters (already fused, or not a DenoiseRep checkpoint)')
+    return checkpoint
+
+
+def load_strict(model: torch.nn.Module, state_dict: dict, what: str) -> None:
+    try:
+        load_state_dict_exact(model, state_dict)
+    except ValueError as error:
+        raise FuseError(f'{what}: {error}') from error
+
+
+@torch.no_grad()
+def features(model: torch.nn.Module, inputs: torch.Tensor) -> list:
+    model.eval()
+    out = model.extract_feat(inputs) if hasattr(model, 'extract_feat') else model.backbone(inputs)
+    return [t for t in (out if isinstance(out, (list, tuple)) else [out]) if torch.is_tensor(t)]
+
+
+def save_atomically(obj: dict, path: str) -> None:
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.fuse_ckpt.', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def fuse_checkpoint(args) -> None:
+    checkpoint = read_checkpoint(args.checkpoint)
+    cfg = load_config(args)
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    model = MODELS.build(cfg.model)
+    if not denoising_layers(model):
+        raise FuseError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
+    load_strict(model, checkpoint['state_dict'], f'{args.checkpoint} does not match the model of {args.config}')
+    n_unfused = sum(p.numel() for p in model.parameters())
+
+    inputs = torch.randn(*args.shape, generator=torch.Generator().manual_seed(0))
+    expected = features(model, inputs)
+    fuse_denoisers(model)
+
+    if args.baseline_config:
+        base_args = argparse.Namespace(**{**vars(args), 'config': args.baseline_config})
+        base_model_cfg = load_config(base_args).model
+    else:
+        base_model_cfg = strip_denoiserep(cfg.model)
+    baseline = MODELS.build(base_model_cfg)
+    fused_state = model.state_dict()
+    load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
+    actual = features(baseline, inputs)
+    max_diff = max((a - e).abs().max().item() for a, e in zip(actual, expected))
+    scale = max(e.abs().max().item() for e in expected)
+    print(f'max |fused - unfused| over {len(expected)} feature maps: {max_diff:.3g} '
+          f'(max |unfused| {scale:.3g})')
+    if len(actual) != len(expected) or max_diff > RTOL * max(scale, 1.0):
+        raise FuseError(f'fused outputs differ from the unfused model by {max_diff:.3g}')
+
+    meta = dict(checkpoint.get('meta') or {})
+    meta['denoiserep_fused'] = dict(source=osp.abspath(args.checkpoint), max_abs_diff=max_diff,
+                                    layers_fused=sum(k.endswith('.denoiser.weight') for k in checkpoint['state_dict']))
+    save_atomically(dict(meta=meta, state_dict=fused_state), args.out)
+    n_fused = sum(p.numel() for p in baseline.parameters())
+    print(f'parameters: {n_unfused} unfused -> {n_fused} fused; wrote {args.out}')
+
+
+def main():
+    args = parse_args()
+    try:
+        fuse_checkpoint(args)
+    except (FuseError, FileNotFoundError) as error:
+        sys.exit(f'fuse_ckpt.py: error: {error}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,33 @@
+"""Test (and evaluate) a checkpoint with an mmdet, mmseg or mmpretrain config."""
+import argparse
+
+from mmengine.evaluator import DumpResults
+
+from mmdenoiserep.runner import add_config_args, build_runner, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument('--out', help='dump the predictions to this pickle file (.pkl)')
+    add_config_args(parser)
+    args = parser.parse_args()
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must be a .pkl or .pickle file, got {args.out}')
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = load_config(args, work_dir=args.work_dir)
+    cfg.load_from = args.checkpoint
+    runner = build_runner(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
