@@ -1,8 +1,9 @@
 """mmdenoiserep: DenoiseRep (NeurIPS 2024) for the OpenMMLab 2.0 toolboxes.
 
 `configs/` and `tools/` ship inside the package under `mmdenoiserep/.mim/` (symlinked for an editable
-install, copied for a wheel), the OpenMMLab way, so that `_base_ = 'mmdenoiserep::...'` resolves like
-`mmdet::...` does.
+install, copied for a wheel), the OpenMMLab way. mmengine resolves ``pkg::folder/file.py`` and needs the
+folder, so the configs appear as `.mim/configs/denoiserep/`:
+``_base_ = 'mmdenoiserep::denoiserep/mask_rcnn_swinv2_t_denoiserep_coco.py'`` works like ``mmdet::...``.
 """
 import os
 import os.path as osp
@@ -12,7 +13,8 @@ import sys
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
-MIM_FILES = ('configs', 'tools')
+# repository path -> path under .mim
+MIM_FILES = {'configs': 'configs/denoiserep', 'tools': 'tools', 'model-index.yml': 'model-index.yml'}
 
 INSTALL_REQUIRES = [
     'torch>=2.1',  # an installed torch (e.g. a CUDA build) is kept; see tools/setup_env.sh
@@ -38,7 +40,7 @@ def version():
 
 
 def add_mim_extension():
-    """Link (editable install) or copy (build) configs/ and tools/ into mmdenoiserep/.mim/."""
+    """Link (editable install) or copy (build) ``MIM_FILES`` into mmdenoiserep/.mim/."""
     if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
         mode = 'symlink'
     elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'install', 'build', 'build_py')):
@@ -46,17 +48,16 @@ def add_mim_extension():
     else:
         return
     mim_root = osp.join(HERE, 'mmdenoiserep', '.mim')
-    os.makedirs(mim_root, exist_ok=True)
-    for name in MIM_FILES:
-        src, dst = osp.join(HERE, name), osp.join(mim_root, name)
-        if osp.islink(dst) or osp.isfile(dst):
-            os.remove(dst)
-        elif osp.isdir(dst):
-            shutil.rmtree(dst)
+    shutil.rmtree(mim_root, ignore_errors=True)
+    for name, target in MIM_FILES.items():
+        src, dst = osp.join(HERE, name), osp.join(mim_root, target)
+        os.makedirs(osp.dirname(dst), exist_ok=True)
         if mode == 'symlink':
-            os.symlink(osp.relpath(src, mim_root), dst, target_is_directory=True)
-        else:
+            os.symlink(osp.relpath(src, osp.dirname(dst)), dst)
+        elif osp.isdir(src):
             shutil.copytree(src, dst)
+        else:
+            shutil.copy(src, dst)
 
 
 if __name__ == '__main__':
@@ -71,7 +72,7 @@ if __name__ == '__main__':
         python_requires='>=3.9',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
-        package_data={'mmdenoiserep': ['.mim/configs/**/*', '.mim/tools/**/*']},
+        package_data={'mmdenoiserep': ['.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*']},
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
         zip_safe=False,

@@ -87,6 +87,8 @@ def tiny_config(cfg: Config) -> Config:
     """Rewrite ``cfg`` in place (and return it) to run on the tiny data in seconds on a CPU."""
     for key in list(cfg.keys()):
         cfg[key] = _shrink_transforms(_map(cfg[key], _tiny_node))
+    if isinstance(cfg.get('pretrained'), str):  # a config-level variable, as in mmdet's Swin configs
+        cfg.pretrained = None
     cfg.load_from = None
 
     model = cfg.get('model', {})

@@ -35,7 +35,8 @@ def parse_args():
     parser.add_argument('config', help='the DenoiseRep config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='the trained DenoiseRep checkpoint')
     parser.add_argument('out', help='path of the fused checkpoint to write')
-    parser.add_argument('--baseline-config', help='config of the plain model (default: CONFIG unwrapped)')
+    parser.add_argument('--baseline-config',
+                        help='config of the plain model (default: CONFIG unwrapped); --cfg-options do not apply')
     parser.add_argument('--shape', type=int, nargs=4, default=(1, 3, 224, 224), metavar=('N', 'C', 'H', 'W'),
                         help='shape of the random input of the check (default: 1 3 224 224)')
     add_config_args(parser, launcher=False)
@@ -99,7 +100,7 @@ def fuse_checkpoint(args) -> None:
     fuse_denoisers(model)
 
     if args.baseline_config:
-        base_args = argparse.Namespace(**{**vars(args), 'config': args.baseline_config})
+        base_args = argparse.Namespace(**{**vars(args), 'config': args.baseline_config, 'cfg_options': None})
         base_model_cfg = load_config(base_args).model
     else:
         base_model_cfg = strip_denoiserep(cfg.model)

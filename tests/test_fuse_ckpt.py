@@ -1,0 +1,144 @@
+"""tools/fuse_ckpt.py: a trained DenoiseRep checkpoint -> a plain one; bad inputs fail cleanly."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+from mmengine.registry import MODELS, init_default_scope
+
+from mmdenoiserep import denoiser_parameters, fuse_denoisers
+from mmdenoiserep.models import strip_denoiserep
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = 'configs/resnet50_denoiserep_in1k.py'
+OPTIONS = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
+           'model.backbone.example_input_shape=[1,3,32,32]']
+SHAPE = ['--shape', '2', '3', '32', '32']
+
+
+def model_cfg(deploy=False):
+    cfg = Config.fromfile(str(ROOT / CONFIG))
+    cfg.merge_from_dict({'model.backbone.backbone.depth': 18, 'model.head.in_channels': 512,
+                         'model.backbone.example_input_shape': [1, 3, 32, 32]})
+    return strip_denoiserep(cfg.model) if deploy else cfg.model
+
+
+def build(deploy=False):
+    init_default_scope('mmpretrain')
+    return MODELS.build(model_cfg(deploy))
+
+
+def fuse(*args):
+    return subprocess.run([sys.executable, 'tools/fuse_ckpt.py', *map(str, args), '--cfg-options', *OPTIONS],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A DenoiseRep checkpoint as mmengine writes it (message hub, optimizer), with trained denoisers."""
+    torch.manual_seed(0)
+    model = build()
+    with torch.no_grad():
+        for p in denoiser_parameters(model):
+            p.normal_(std=0.05)
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    path = tmp_path_factory.mktemp('ckpt') / 'epoch_2.pth'
+    torch.save(dict(meta=dict(epoch=2, dataset_meta=dict(classes=('a', 'b'))), state_dict=model.state_dict(),
+                    optimizer=dict(state={}), message_hub=dict(log_scalars={'train/loss': buffer})), path)
+    return model, path
+
+
+def test_fuse_writes_a_plain_checkpoint_that_reproduces_the_model(trained, tmp_path):
+    model, path = trained
+    out = tmp_path / 'fused.pth'
+    result = fuse(CONFIG, path, out, *SHAPE)
+    assert result.returncode == 0, result.stderr
+    assert 'max |fused - unfused|' in result.stdout
+    checkpoint = torch.load(out, weights_only=True)  # no allowlist needed: tensors and plain meta only
+    assert set(checkpoint) == {'meta', 'state_dict'}
+    assert checkpoint['meta']['epoch'] == 2 and checkpoint['meta']['denoiserep_fused']['layers_fused'] == 20
+    stock = build(deploy=True)
+    assert list(checkpoint['state_dict']) == list(stock.state_dict())
+    stock.load_state_dict(checkpoint['state_dict'], strict=True)
+    x = torch.randn(4, 3, 32, 32)
+    model.eval(), stock.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(stock(x), model(x), rtol=1e-4, atol=1e-5)
+    assert not list(tmp_path.glob('.fuse_ckpt.*'))
+
+
+def test_baseline_config_option(trained, tmp_path):
+    _, path = trained
+    base = tmp_path / 'baseline.py'
+    base.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
+                    "model = dict(backbone=dict(depth=18), head=dict(in_channels=512))\n")
+    result = subprocess.run([sys.executable, 'tools/fuse_ckpt.py', CONFIG, path, tmp_path / 'out.pth', *SHAPE,
+                             '--baseline-config', base, '--cfg-options', *OPTIONS],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / 'out.pth').exists()
+
+
+def corrupt(path, tmp_path):
+    bad = tmp_path / 'corrupt.pth'
+    bad.write_bytes(path.read_bytes()[:5000])
+    return bad
+
+
+def without_denoisers(path, tmp_path):
+    plain = tmp_path / 'plain.pth'
+    torch.save({'state_dict': build(deploy=True).state_dict()}, plain)
+    return plain
+
+
+def wrong_shape(path, tmp_path):
+    checkpoint = torch.load(path, weights_only=False)
+    key = next(k for k in checkpoint['state_dict'] if k.endswith('denoiser.weight'))
+    checkpoint['state_dict'][key] = checkpoint['state_dict'][key][:-1]
+    bad = tmp_path / 'shape.pth'
+    torch.save(checkpoint, bad)
+    return bad
+
+
+class Malicious:
+    def __reduce__(self):
+        return getattr, (HistoryBuffer, '__init__')
+
+
+def malicious(path, tmp_path):
+    bad = tmp_path / 'malicious.pth'
+    torch.save({'state_dict': {'x.denoiser.weight': torch.zeros(1)}, 'meta': Malicious()}, bad)
+    return bad
+
+
+@pytest.mark.parametrize('make_bad, message', [
+    (lambda path, tmp_path: tmp_path / 'missing.pth', 'checkpoint not found'),
+    (corrupt, 'cannot read checkpoint'),
+    (without_denoisers, 'has no denoiser parameters'),
+    (wrong_shape, 'shape mismatch'),
+    (malicious, 'cannot read checkpoint'),
+])
+def test_bad_checkpoints_fail_in_one_line_without_output(trained, tmp_path, make_bad, message):
+    _, path = trained
+    out = tmp_path / 'out' / 'fused.pth'
+    result = fuse(CONFIG, make_bad(path, tmp_path), out, *SHAPE)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert 'Traceback' not in result.stderr
+    assert not out.exists() and not list(tmp_path.glob('**/.fuse_ckpt.*'))
+
+
+def test_baseline_that_does_not_fit_fails_without_output(trained, tmp_path):
+    _, path = trained
+    base = tmp_path / 'resnet34.py'
+    base.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
+                    "model = dict(backbone=dict(depth=34), head=dict(in_channels=512))\n")
+    out = tmp_path / 'out.pth'
+    result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', base)
+    assert result.returncode != 0 and 'do not fit the baseline model' in result.stderr
+    assert not out.exists()
