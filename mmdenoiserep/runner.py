@@ -4,11 +4,13 @@ They work for mmdet, mmseg and mmpretrain configs alike: the config's ``default_
 toolbox, mmengine's Runner does the rest.
 """
 import argparse
+import datetime
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -66,5 +68,22 @@ def _use_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def _init_cpu_process_group(cfg: Config) -> None:
+    """Join the torchrun process group on a machine without CUDA.
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device(LOCAL_RANK)`` unconditionally,
+    which fails without CUDA; the Runner skips ``init_dist`` when a process group already exists.
+    """
+    if torch_dist.is_initialized():
+        return
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = dist_cfg.pop('backend', 'gloo')
+    if dist_cfg.get('timeout') is not None:
+        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    torch_dist.init_process_group(backend=backend, **dist_cfg)  # env:// (RANK, WORLD_SIZE, MASTER_*)
+
+
 def build_runner(cfg: Config) -> Runner:
+    if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
+        _init_cpu_process_group(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -1,5 +1,7 @@
 """Test (and evaluate) a checkpoint with an mmdet, mmseg or mmpretrain config."""
 import argparse
+import os.path as osp
+import sys
 
 from mmengine.evaluator import DumpResults
 
@@ -21,7 +23,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = load_config(args, work_dir=args.work_dir)
+    try:
+        cfg = load_config(args, work_dir=args.work_dir)
+    except FileNotFoundError as error:
+        sys.exit(f'test.py: error: {error}')
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        sys.exit(f'test.py: error: checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     runner = build_runner(cfg)
     if args.out is not None:

@@ -1,5 +1,6 @@
 """Train a model from an mmdet, mmseg or mmpretrain config (DenoiseRep configs included)."""
 import argparse
+import sys
 
 from mmdenoiserep.runner import add_config_args, build_runner, load_config
 
@@ -18,13 +19,16 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = load_config(args, work_dir=args.work_dir)
+    try:
+        cfg = load_config(args, work_dir=args.work_dir)
+    except FileNotFoundError as error:
+        sys.exit(f'train.py: error: {error}')
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise SystemExit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+            sys.exit('train.py: error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
