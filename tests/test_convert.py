@@ -206,3 +206,13 @@ def test_denoise_loss_sum_and_per_layer():
 def test_bad_input_raises_clear_errors(call, error):
     with pytest.raises(error, match=r'\w+'):
         call()
+
+
+def test_finetune_records_no_loss():
+    model = add_denoisers(TinyResNet().double())
+    set_phase(model, 'finetune')
+    model.train()(make_inputs()[0])
+    assert denoise_loss(model, per_layer=True) == {} and float(denoise_loss(model)) == 0.0
+    set_phase(model, 'joint')
+    model(make_inputs()[0])
+    assert len(denoise_loss(model, per_layer=True)) == len(denoising_layers(model))

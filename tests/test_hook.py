@@ -77,9 +77,11 @@ def test_denoise_phase_changes_nothing_of_the_network(trained_classifier):
 
 def test_loss_denoise_is_a_logged_loss(trained_classifier):
     runner, _, _ = trained_classifier
-    history = runner.message_hub.get_scalar('train/loss_denoise')
-    assert history.current() > 0
-    assert runner.message_hub.get_scalar('train/loss').current() > history.current()
+    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
+    losses, _ = runner.message_hub.get_scalar('train/loss').data
+    half = len(values) // 2  # one epoch of denoise, one of finetune
+    assert (values[:half] > 0).all() and (losses[:half] > values[:half]).all()
+    assert (values[half:] == 0).all()  # finetune: frozen predictors, no loss computed
 
 
 def test_validation_runs_the_fused_path(trained_classifier):
@@ -132,7 +134,8 @@ def test_hook_drives_detectors_and_segmentors(config, options, tmp_path):
     runner.train()
     assert denoising_layers(runner.model)
     assert runner.message_hub.get_info('denoiserep_phase') == 'finetune'
-    assert runner.message_hub.get_scalar('train/loss_denoise').current() > 0
+    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
+    assert values[0] > 0 and values[-1] == 0  # iteration 1 denoise, iteration 2 finetune
 
 
 def test_strip_gives_the_baseline_of_each_config():
@@ -140,3 +143,16 @@ def test_strip_gives_the_baseline_of_each_config():
     cfg = Config.fromfile('configs/mask_rcnn_swinv2_t_denoiserep_coco.py')
     base = Config.fromfile('configs/mask_rcnn_swinv2_t_coco.py')
     assert strip_denoiserep(cfg.model) == base.model
+
+
+def test_phase_schedule_and_arguments():
+    from mmdenoiserep.engine import DenoiseRepHook
+    alternating = DenoiseRepHook(phases=('denoise', 'finetune'), interval=3)
+    assert [alternating.phase_at(epoch, 0) for epoch in range(7)] == ['denoise'] * 3 + ['finetune'] * 3 + ['denoise']
+    by_iter = DenoiseRepHook(phases=('denoise', 'joint'), interval=2, by_epoch=False)
+    assert [by_iter.phase_at(5, i) for i in range(5)] == ['denoise', 'denoise', 'joint', 'joint', 'denoise']
+    label_free = DenoiseRepHook(phases=('denoise',))
+    assert {label_free.phase_at(e, e * 10) for e in range(20)} == {'denoise'}
+    for bad in (dict(phases=()), dict(phases=('train',)), dict(interval=0), dict(interval=1.5)):
+        with pytest.raises(ValueError):
+            DenoiseRepHook(**bad)

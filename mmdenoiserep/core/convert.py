@@ -210,8 +210,9 @@ def set_phase(model: nn.Module, phase: str) -> nn.Module:
 def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dict[str, Tensor]]:
     """Summed noise-prediction loss of the last training forward (unweighted).
 
-    With ``per_layer=True``, a dict {layer name: loss} instead. Layers that have not run a training
-    forward yet are left out; with none at all, the sum is a zero tensor.
+    With ``per_layer=True``, a dict {layer name: loss} instead. Layers without a recorded loss (no
+    training forward yet, or the finetune phase, where the predictors are frozen) are left out; with
+    none at all, the sum is a zero tensor.
     """
     losses = {name: layer.last_loss for name, layer in denoising_layers(model)
               if layer.last_loss is not None}

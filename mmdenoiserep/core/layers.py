@@ -11,7 +11,8 @@ Phases (method.md section 5), set with `mmdenoiserep.set_phase`:
     denoise:  output = the original layer on the raw input (W, b); only the loss trains the predictor.
     finetune: output = the fused layer (W', b' computed on the fly, differentiable in W and b).
     joint:    output = the fused layer; W, b and the predictor all train.
-In eval mode the layer always computes the fused path and records no loss.
+The noise-prediction loss is recorded in training forwards of the denoise and joint phases. In eval mode
+the layer always computes the fused path and records no loss.
 """
 from typing import Optional, Tuple
 
@@ -142,7 +143,8 @@ class DenoisingLayer:
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training:
-            self.last_loss = self.noise_prediction_loss(x)
+            # finetune freezes the predictor: its loss would cost a C x C product per input for nothing
+            self.last_loss = None if self.phase == 'finetune' else self.noise_prediction_loss(x)
             if self.phase == 'denoise':
                 return self._layer_forward(x, self.weight, self.bias)
         return self._layer_forward(x, *self.fused_weights())

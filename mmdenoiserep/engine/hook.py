@@ -29,7 +29,8 @@ class DenoiseRepHook(Hook):
       running statistics stay as they are.
     - Validation and test run in eval mode, where every denoising layer computes the fused path.
     - Logs phase changes, and the per-layer losses every ``log_interval`` iterations (to the logger
-      and the visualizer backends).
+      and the visualizer backends). In the finetune phase the frozen predictors record no loss and
+      ``loss_denoise`` is 0.
 
     Args:
         loss_weight (float): lambda. Defaults to 0.1 (authors: 0.01 classification, 0.1 ReID).
@@ -113,6 +114,8 @@ class DenoiseRepHook(Hook):
         if not self.every_n_train_iters(runner, self.log_interval):
             return
         losses = {name: loss.item() for name, loss in denoise_loss(self._unwrap(runner), per_layer=True).items()}
+        if not losses:  # finetune: the frozen predictors record no loss
+            return
         runner.visualizer.add_scalars({f'denoise/{name}': value for name, value in losses.items()},
                                       step=runner.iter + 1)
         print_log(f'DenoiseRepHook: phase {self.phase}, per-layer noise-prediction loss: ' +
