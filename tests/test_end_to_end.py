@@ -23,8 +23,9 @@ def run(*args, timeout=1200):
     return result.stdout
 
 
+@pytest.mark.timeout(1800)
 def test_main_job(tmp_path):
-    out = run('tools/main_job.py', '--work-dir', tmp_path)
+    out = run('tools/main_job.py', '--work-dir', tmp_path, timeout=1700)
     assert '[5/5] test fused (baseline config): done' in out
     boxes, box_diff, score_diff = re.search(
         r'(\d+) boxes: max box diff (\S+) px, max score diff (\S+)', out).groups()
