@@ -1,14 +1,14 @@
 """DenoiseRepHook in real mmengine runs on the tiny data: loss key, phases, frozen statistics, resume."""
-import argparse
 import copy
 
 import pytest
 import torch
+from config_helpers import load
 from mmengine.hooks import Hook
 
 from mmdenoiserep import denoiser_parameters, denoising_layers, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
-from mmdenoiserep.runner import build_runner, load_config
+from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import load_state_dict_exact
 
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
@@ -16,12 +16,7 @@ RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
 
 
 def tiny_cfg(config, work_dir, *options):
-    args = argparse.Namespace(config=config, tiny=True, cfg_options=None, launcher='none', local_rank=0)
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--o', nargs='+', action=DictAction)
-    args.cfg_options = parser.parse_args(['--o', *options]).o if options else None
-    cfg = load_config(args, work_dir=str(work_dir))
+    cfg = load(config, *options, work_dir=work_dir)
     cfg.default_hooks.logger.interval = 1
     return cfg
 

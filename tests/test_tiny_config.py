@@ -1,23 +1,13 @@
 """--tiny: one rule set maps any full-scale config onto the tiny data and a short CPU schedule."""
-import argparse
 import os.path as osp
 
 import pytest
-from mmengine.config import DictAction
+from config_helpers import load
 
-from mmdenoiserep.runner import load_config
 from mmdenoiserep.tiny import TINY_DATA_ROOT
 
 CONFIGS = ['configs/mask_rcnn_swinv2_t_denoiserep_coco.py', 'configs/mask_rcnn_swinv2_t_coco.py',
            'configs/fcn_r50_denoiserep_ade20k.py', 'configs/resnet50_denoiserep_in1k.py']
-
-
-def load(config, *options, tiny=True):
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    cfg_options = parser.parse_args(['--cfg-options', *options]).cfg_options if options else None
-    args = argparse.Namespace(config=config, tiny=tiny, cfg_options=cfg_options, launcher='none', local_rank=0)
-    return load_config(args)
 
 
 def strings(node):

@@ -66,9 +66,9 @@ class AffineNoisePredictor(nn.Module):
 class DenoisingLayer:
     """Mixin holding what DenoisingLinear and DenoisingConv2d share: step, phase, loss and fusion.
 
-    A subclass lists its stock class first among its bases after this mixin and provides
-    ``_layer_forward(x, weight, bias)`` (the stock computation), ``groups``, ``_channel_dim`` and
-    ``_layer_kwargs(layer)`` (the stock constructor's arguments, read off a layer).
+    A subclass derives from this mixin and then its stock class, and provides ``_layer_forward(x, weight,
+    bias)`` (the stock computation), ``groups``, ``_channel_dim`` and ``_layer_kwargs(layer)`` (the stock
+    constructor's arguments, read off a layer).
     """
 
     denoiser: AffineNoisePredictor
