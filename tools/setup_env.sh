@@ -31,9 +31,14 @@ else
 fi
 PIP=("$PY" -m pip --disable-pip-version-check -q)
 
-if ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
+if ! "$PY" -c 'import torch' 2>/dev/null; then
     log "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
     "${PIP[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+elif ! "$PY" -c 'import torchvision' 2>/dev/null; then
+    # Keep the user's torch (e.g. a CUDA build): only they know which torchvision build matches it.
+    log "error: this environment has torch $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null) but no" \
+        "working torchvision; install the torchvision that matches it, then rerun"
+    exit 1
 fi
 
 if ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
