@@ -200,7 +200,7 @@ def set_phase(model: nn.Module, phase: str) -> nn.Module:
         for p in frozen:
             p.requires_grad_(True)
         frozen = []
-    object.__setattr__(model, _FROZEN_ATTR, frozen)
+    setattr(model, _FROZEN_ATTR, frozen)
     for _, layer in layers:
         layer.phase = phase
         layer.denoiser.requires_grad_(phase != 'finetune')
@@ -238,7 +238,7 @@ def fuse_denoisers(model: nn.Module) -> nn.Module:
         raise ValueError('model has no denoising layers to fuse')
     _swap_modules(model, {id(layer): layer.to_plain() for _, layer in layers})
     if hasattr(model, _FROZEN_ATTR):
-        object.__delattr__(model, _FROZEN_ATTR)
+        delattr(model, _FROZEN_ATTR)
     return model
 
 
