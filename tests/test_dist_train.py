@@ -128,3 +128,16 @@ def test_each_phase_trains_its_part(dist_run, rank):
     assert differing(start['buffers'], epoch1['buffers']) == []  # batch-norm statistics frozen too
     denoiser, network = split(differing(epoch1['params'], epoch2['params']), keys)
     assert network and not denoiser  # finetune: the network trains, the denoisers are frozen
+
+
+def test_dist_test_evaluates_the_trained_checkpoint(dist_run):
+    """tools/dist_test.sh: 2 processes evaluate the checkpoint of the run above (fused path, gloo)."""
+    _, work_dir = dist_run
+    env = dict(os.environ, PORT=str(free_port()),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]))
+    command = ['bash', 'tools/dist_test.sh', str(CONFIG), str(work_dir / 'epoch_2.pth'), str(len(RANKS)),
+               '--tiny', '--work-dir', str(work_dir / 'test'), '--cfg-options', *RESNET18]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert 'Distributed training: True' in output and 'Epoch(test)' in output and 'accuracy/top1:' in output

@@ -1,20 +1,6 @@
 #!/usr/bin/env bash
-# Distributed train with torchrun: bash tools/dist_train.sh CONFIG GPUS [extra args of tools/train.py]
+# Distributed training with torchrun: bash tools/dist_train.sh CONFIG GPUS [extra args of tools/train.py]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT as in the OpenMMLab tools.
 CONFIG=$1
 GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-python -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+exec bash "$(dirname "$0")/torchrun.sh" "$GPUS" "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
