@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import MODELS, init_default_scope
 
-from mmdenoiserep import denoiser_parameters, fuse_denoisers
+from mmdenoiserep import denoiser_parameters
 from mmdenoiserep.models import strip_denoiserep
 
 ROOT = Path(__file__).resolve().parents[1]

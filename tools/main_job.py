@@ -72,7 +72,8 @@ def compare_predictions(dump_a: str, dump_b: str) -> dict:
         if len(pa['scores']) != len(pb['scores']):
             raise SystemExit(f'main_job: image {a["img_id"]}: {len(pa["scores"])} vs {len(pb["scores"])} boxes')
         same_label = pa['labels'][:, None] == pb['labels'][None, :]
-        cost = torch.cdist(pa['bboxes'], pb['bboxes'], p=float('inf')) + (pa['scores'][:, None] - pb['scores'][None, :]).abs()
+        score_gap = (pa['scores'][:, None] - pb['scores'][None, :]).abs()
+        cost = torch.cdist(pa['bboxes'], pb['bboxes'], p=float('inf')) + score_gap
         cost[~same_label] = float('inf')
         if len(cost):
             nearest = cost.argmin(dim=1)

@@ -18,7 +18,7 @@ execution order, except ``DEFAULT_EXCLUDE``. Layers whose weight is read directl
 example the qkv of mmpretrain's SwinV2 attention and nn.MultiheadAttention projections in MiT) are not
 called, so they stay plain (a warning lists them).
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn.bricks import wrappers
