@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .engine import UnfusedCheckpointCheckHook
 from .tiny import TINY_DATA_ROOT, tiny_config
 from .tiny_data import make_tiny_data
 from .utils import allow_mmengine_checkpoints
@@ -84,6 +85,10 @@ def _init_cpu_process_group(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
+    """The config's runner, with `UnfusedCheckpointCheckHook` registered (refuses unfused checkpoints
+    for models without denoisers)."""
     if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
         _init_cpu_process_group(cfg)
-    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.register_hook(UnfusedCheckpointCheckHook())
+    return runner

@@ -4,10 +4,12 @@ One rule set for every config, applied to the loaded Config (the config files st
 - data: every path ``data/X`` becomes ``data/tiny/X`` (the tiny data mirror the real layouts);
 - loaders: batch size 2, no worker processes;
 - schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
-- image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64);
+- image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64), and what
+  is tied to them: batch-resize ranges, and RandomAffine's ``border`` (minus half of the mosaic size);
 - no downloads: ``init_cfg`` of type 'Pretrained', ``pretrained`` paths and ``load_from`` are dropped
   (``--cfg-options`` given after ``--tiny`` still set them);
-- hooks: log every 5 iterations, checkpoint every epoch, DenoiseRepHook phases of one epoch each.
+- hooks: log every 5 iterations, checkpoint every epoch, DenoiseRepHook phases of one epoch each (of
+  TINY_ITERS // 4 iterations when they count iterations, explicitly or under an IterBasedTrainLoop).
 """
 from typing import Any
 
@@ -20,7 +22,7 @@ TINY_EPOCHS = 2
 TINY_ITERS = 20
 TINY_BATCH_SIZE = 2
 SIZE_DIVISOR = 8
-SIZE_KEYS = ('scale', 'scales', 'img_scale', 'crop_size', 'size')
+SIZE_KEYS = ('scale', 'scales', 'img_scale', 'crop_size', 'size', 'random_size_range')
 
 
 def _map(value: Any, fn) -> Any:
@@ -44,6 +46,15 @@ def _shrink(value: Any) -> Any:
     return value
 
 
+def _shrink_border(value: Any) -> Any:
+    """RandomAffine's border is -size/2 of the (mosaic) canvas it crops: shrink the size it halves."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shrink_border(v) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
+        return int(value / abs(value) * _shrink(2 * abs(value)) // 2)
+    return value
+
+
 def _tiny_node(node: Any) -> Any:
     """data/X -> data/tiny/X for paths; Pretrained init_cfg dicts dropped."""
     if isinstance(node, str):
@@ -58,15 +69,22 @@ def _tiny_node(node: Any) -> Any:
     return node
 
 
+def _is_transform_list(key: str) -> bool:
+    """'pipeline', a hook's 'new_train_pipeline'/'switch_pipeline', 'transforms', 'batch_augments'."""
+    return key in ('pipeline', 'transforms', 'batch_augments') or key.endswith('_pipeline')
+
+
 def _shrink_transforms(node: Any) -> Any:
-    """Shrink the sizes of every transform under a 'pipeline' or 'transforms' list."""
+    """Shrink the sizes of every transform of every transform list (see `_is_transform_list`)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ('pipeline', 'transforms', 'batch_augments') and isinstance(value, (list, tuple)):
+            if _is_transform_list(key) and isinstance(value, (list, tuple)):
                 for transform in _flatten(value):
                     for size_key in SIZE_KEYS:
                         if size_key in transform:
                             transform[size_key] = _shrink(transform[size_key])
+                    if 'border' in transform:
+                        transform['border'] = _shrink_border(transform['border'])
             _shrink_transforms(value)
     elif isinstance(node, (list, tuple)):
         for item in node:
@@ -106,7 +124,8 @@ def tiny_config(cfg: Config) -> Config:
             loader.update(batch_size=TINY_BATCH_SIZE, num_workers=0, persistent_workers=False)
 
     train_cfg = cfg.get('train_cfg') or ConfigDict()
-    if 'max_iters' in train_cfg:
+    iteration_loop = 'max_iters' in train_cfg
+    if iteration_loop:
         train_cfg.update(max_iters=TINY_ITERS, val_interval=TINY_ITERS)
     elif train_cfg:
         train_cfg.update(max_epochs=TINY_EPOCHS, val_interval=1)
@@ -116,9 +135,10 @@ def tiny_config(cfg: Config) -> Config:
     if hooks.get('logger'):
         hooks['logger']['interval'] = 5
     if hooks.get('checkpoint'):
-        hooks['checkpoint'].update(interval=1 if 'max_iters' not in train_cfg else TINY_ITERS)
+        hooks['checkpoint'].update(interval=TINY_ITERS if iteration_loop else 1)
     for hook in cfg.get('custom_hooks') or []:
         if hook.get('type', '').endswith('DenoiseRepHook'):
-            by_epoch = hook.get('by_epoch', True)
+            by_epoch = hook.get('by_epoch')
+            by_epoch = not iteration_loop if by_epoch is None else by_epoch  # as the hook resolves it
             hook.update(interval=1 if by_epoch else max(1, TINY_ITERS // 4), log_interval=5)
     return cfg

@@ -1,4 +1,7 @@
 """tools/fuse_ckpt.py: a trained DenoiseRep checkpoint -> a plain one; bad inputs fail cleanly."""
+import copy
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import MODELS, init_default_scope
 
-from mmdenoiserep import denoiser_parameters
+from mmdenoiserep import denoiser_parameters, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +71,7 @@ def test_fuse_writes_a_plain_checkpoint_that_reproduces_the_model(trained, tmp_p
     model.eval(), stock.eval()
     with torch.no_grad():
         torch.testing.assert_close(stock(x), model(x), rtol=1e-4, atol=1e-5)
-    assert not list(tmp_path.glob('.fuse_ckpt.*'))
+    assert not list(tmp_path.glob('.*.tmp'))
 
 
 def test_baseline_config_option(trained, tmp_path):
@@ -130,7 +133,7 @@ def test_bad_checkpoints_fail_in_one_line_without_output(trained, tmp_path, make
     errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
     assert 'Traceback' not in result.stderr
-    assert not out.exists() and not list(tmp_path.glob('**/.fuse_ckpt.*'))
+    assert not out.exists() and not list(tmp_path.glob('**/.*.tmp'))
 
 
 def test_baseline_that_does_not_fit_fails_without_output(trained, tmp_path):
@@ -142,3 +145,52 @@ def test_baseline_that_does_not_fit_fails_without_output(trained, tmp_path):
     result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', base)
     assert result.returncode != 0 and 'do not fit the baseline model' in result.stderr
     assert not out.exists()
+
+
+def test_bare_state_dict_is_accepted(trained, tmp_path):
+    """A file holding only the state_dict (as mmengine's loader accepts) fuses like the full checkpoint."""
+    model, _ = trained
+    bare = tmp_path / 'bare.pth'
+    torch.save(model.state_dict(), bare)
+    out = tmp_path / 'fused.pth'
+    result = fuse(CONFIG, bare, out, *SHAPE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = fuse_denoisers(copy.deepcopy(model)).state_dict()
+    fused = torch.load(out, weights_only=True)['state_dict']
+    assert fused.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(fused[key], value, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize('shape, message', [
+    (['1', '4', '32', '32'], '--shape 1 4 32 32 does not fit the model'),
+    (['1', '3', '0', '32'], '--shape needs four positive sizes'),
+])
+def test_bad_shape_fails_in_one_line(trained, tmp_path, shape, message):
+    _, path = trained
+    out = tmp_path / 'fused.pth'
+    out.write_bytes(b'previous')
+    result = fuse(CONFIG, path, out, '--shape', *shape)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert out.read_bytes() == b'previous'  # an existing OUT is left as it was
+
+
+def test_out_that_is_a_directory_fails_in_one_line(trained, tmp_path):
+    _, path = trained
+    result = fuse(CONFIG, path, tmp_path, *SHAPE)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
+    assert len(errors) == 1 and 'OUT is a directory' in errors[0], result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fused_file_gets_the_mode_of_a_normal_save(trained, tmp_path):
+    _, path = trained
+    out = tmp_path / 'fused.pth'
+    result = subprocess.run([sys.executable, 'tools/fuse_ckpt.py', CONFIG, str(path), str(out), *SHAPE,
+                             '--cfg-options', *OPTIONS], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            preexec_fn=lambda: os.umask(0o027))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o640  # 0o666 minus the umask, as open() gives

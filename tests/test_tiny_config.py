@@ -85,3 +85,34 @@ def test_configs_resolve_as_package_configs(tmp_path):
     assert cfg.model.backbone.type == 'mmdenoiserep.DenoiseRepBackbone'
     assert cfg.model.backbone.num_steps == 500
     assert cfg.model.backbone.backbone.type == 'mmpretrain.SwinTransformerV2'
+
+
+def test_what_scales_with_image_size_shrinks_with_it(tmp_path):
+    """YOLOX: RandomAffine crops the 2x mosaic back to img_scale with border = -img_scale / 2, and the
+    batch resize draws sizes around img_scale; both must follow the shrunk image size."""
+    config = tmp_path / 'yolox.py'
+    config.write_text("_base_ = 'mmdet::yolox/yolox_s_8xb8-300e_coco.py'\n")
+    cfg = load(str(config))
+    pipeline = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
+    scale = pipeline['Mosaic']['img_scale']
+    assert scale == (64, 64) and pipeline['RandomAffine']['border'] == (-scale[0] // 2, -scale[1] // 2)
+    resize = cfg.model.data_preprocessor.batch_augments[0]
+    assert resize['random_size_range'] == (64, 96)  # (480, 800) / 8 in multiples of 32: around 64
+
+    from mmengine.registry import DATASETS, init_default_scope
+    init_default_scope('mmdet')
+    dataset_cfg = cfg.train_dataloader.dataset
+    dataset_cfg.pipeline = dataset_cfg.pipeline[:2]  # Mosaic, RandomAffine
+    dataset = DATASETS.build(dataset_cfg)
+    samples = [dataset[i] for i in range(12)]
+    assert {s['img'].shape[:2] for s in samples} == {scale}  # -320 made OpenCV fall back to 128x128
+    assert sum(len(s['gt_bboxes']) > 0 for s in samples) >= 8  # and lost nearly every box
+
+
+def test_transform_lists_of_hooks_shrink_too():
+    from mmengine.config import Config
+
+    from mmdenoiserep.tiny import tiny_config
+    cfg = Config(dict(custom_hooks=[dict(type='PipelineSwitchHook', switch_epoch=280, switch_pipeline=[
+        dict(type='RandomResize', scale=(640, 640), ratio_range=(0.1, 2.0))])], train_cfg=dict(max_epochs=300)))
+    assert tiny_config(cfg).custom_hooks[0].switch_pipeline[0]['scale'] == (64, 64)

@@ -10,10 +10,8 @@ or BASE; OUT holds exactly the keys of its state_dict (strict loading; see `load
 Any failure prints one line and exits non-zero, and leaves no OUT.
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 
 import torch
 from mmengine.registry import MODELS, init_default_scope
@@ -21,13 +19,10 @@ from mmengine.registry import MODELS, init_default_scope
 from mmdenoiserep import denoising_layers, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.runner import add_config_args, load_config
-from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+from mmdenoiserep.utils import (InputError, checkpoint_state_dict, load_checkpoint_file, load_state_dict_exact,
+                                save_atomically)
 
 RTOL = 1e-4  # max |fused - unfused| allowed, relative to max |unfused| (float32 rounding is ~1e-6)
-
-
-class FuseError(Exception):
-    """A problem with the inputs, reported as one line."""
 
 
 def parse_args():
@@ -43,56 +38,58 @@ def parse_args():
     return parser.parse_args()
 
 
-def read_checkpoint(path: str) -> dict:
+def read_checkpoint(path: str):
+    """(meta, state_dict) of a DenoiseRep checkpoint: an mmengine checkpoint or a bare state_dict."""
     if not osp.isfile(path):
-        raise FuseError(f'checkpoint not found: {path}')
+        raise InputError(f'checkpoint not found: {path}')
     try:
         checkpoint = load_checkpoint_file(path)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise FuseError(f'cannot read checkpoint {path}: {str(error).splitlines()[0]}') from error
-    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state_dict, dict) or not all(torch.is_tensor(v) for v in state_dict.values()):
-        raise FuseError(f'{path} holds no state_dict of tensors')
+        raise InputError(f'cannot read checkpoint {path}: {str(error).splitlines()[0]}') from error
+    try:
+        state_dict = checkpoint_state_dict(checkpoint)
+    except InputError as error:
+        raise InputError(f'{path} {error}') from error
     if not any('.denoiser.' in key for key in state_dict):
-        raise FuseError(f'{path} has no denoiser parameters (already fused, or not a DenoiseRep checkpoint)')
-    return checkpoint
+        raise InputError(f'{path} has no denoiser parameters (already fused, or not a DenoiseRep checkpoint)')
+    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
+    return dict(meta or {}), dict(state_dict)
 
 
 def load_strict(model: torch.nn.Module, state_dict: dict, what: str) -> None:
     try:
         load_state_dict_exact(model, state_dict)
     except ValueError as error:
-        raise FuseError(f'{what}: {error}') from error
+        raise InputError(f'{what}: {error}') from error
 
 
 @torch.no_grad()
 def features(model: torch.nn.Module, inputs: torch.Tensor) -> list:
     model.eval()
-    out = model.extract_feat(inputs) if hasattr(model, 'extract_feat') else model.backbone(inputs)
+    try:
+        out = model.extract_feat(inputs) if hasattr(model, 'extract_feat') else model.backbone(inputs)
+    except Exception as error:  # shapes the model cannot take fail deep inside it, with various types
+        shape = ' '.join(map(str, inputs.shape))
+        raise InputError(f'--shape {shape} does not fit the model: {str(error).splitlines()[0]}') from error
     return [t for t in (out if isinstance(out, (list, tuple)) else [out]) if torch.is_tensor(t)]
 
 
-def save_atomically(obj: dict, path: str) -> None:
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.fuse_ckpt.', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def check_paths(args) -> None:
+    if osp.isdir(args.out):
+        raise InputError(f'OUT is a directory, expected a file path: {args.out}')
+    if any(size < 1 for size in args.shape):
+        raise InputError(f'--shape needs four positive sizes N C H W, got {" ".join(map(str, args.shape))}')
 
 
 def fuse_checkpoint(args) -> None:
-    checkpoint = read_checkpoint(args.checkpoint)
+    check_paths(args)
+    meta, state_dict = read_checkpoint(args.checkpoint)
     cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     model = MODELS.build(cfg.model)
     if not denoising_layers(model):
-        raise FuseError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
-    load_strict(model, checkpoint['state_dict'], f'{args.checkpoint} does not match the model of {args.config}')
+        raise InputError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
+    load_strict(model, state_dict, f'{args.checkpoint} does not match the model of {args.config}')
     n_unfused = sum(p.numel() for p in model.parameters())
 
     inputs = torch.randn(*args.shape, generator=torch.Generator().manual_seed(0))
@@ -113,11 +110,10 @@ def fuse_checkpoint(args) -> None:
     print(f'max |fused - unfused| over {len(expected)} feature maps: {max_diff:.3g} '
           f'(max |unfused| {scale:.3g})')
     if len(actual) != len(expected) or max_diff > RTOL * max(scale, 1.0):
-        raise FuseError(f'fused outputs differ from the unfused model by {max_diff:.3g}')
+        raise InputError(f'fused outputs differ from the unfused model by {max_diff:.3g}')
 
-    meta = dict(checkpoint.get('meta') or {})
     meta['denoiserep_fused'] = dict(source=osp.abspath(args.checkpoint), max_abs_diff=max_diff,
-                                    layers_fused=sum(k.endswith('.denoiser.weight') for k in checkpoint['state_dict']))
+                                    layers_fused=sum(k.endswith('.denoiser.weight') for k in state_dict))
     save_atomically(dict(meta=meta, state_dict=fused_state), args.out)
     n_fused = sum(p.numel() for p in baseline.parameters())
     print(f'parameters: {n_unfused} unfused -> {n_fused} fused; wrote {args.out}')
@@ -127,7 +123,7 @@ def main():
     args = parse_args()
     try:
         fuse_checkpoint(args)
-    except (FuseError, FileNotFoundError) as error:
+    except (InputError, FileNotFoundError) as error:
         sys.exit(f'fuse_ckpt.py: error: {error}')
 
 

@@ -6,6 +6,7 @@ import sys
 from mmengine.evaluator import DumpResults
 
 from mmdenoiserep.runner import add_config_args, build_runner, load_config
+from mmdenoiserep.utils import InputError
 
 
 def parse_args():
@@ -30,10 +31,13 @@ def main():
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         sys.exit(f'test.py: error: checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
-    runner = build_runner(cfg)
-    if args.out is not None:
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner = build_runner(cfg)
+        if args.out is not None:
+            runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+        runner.test()
+    except InputError as error:
+        sys.exit(f'test.py: error: {error}')
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from mmdenoiserep.runner import add_config_args, build_runner, load_config
+from mmdenoiserep.utils import InputError
 
 
 def parse_args():
@@ -34,7 +35,10 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    build_runner(cfg).train()
+    try:
+        build_runner(cfg).train()
+    except InputError as error:
+        sys.exit(f'train.py: error: {error}')
 
 
 if __name__ == '__main__':

@@ -14,8 +14,9 @@ from torch import Tensor, nn
 from .layers import PHASES, DenoisingConv2d, DenoisingLayer, DenoisingLinear
 from .schedule import step_coefficients
 
-__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'set_phase', 'denoise_loss', 'fuse_denoisers',
-           'denoising_layers', 'denoiser_parameters', 'denoiser_report']
+__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'set_phase', 'denoise_loss', 'discard_recorded_calls',
+           'freeze_running_stats', 'fuse_denoisers', 'denoising_layers', 'denoiser_parameters',
+           'denoiser_report']
 
 logger = logging.getLogger(__name__)
 
@@ -176,12 +177,24 @@ def _swap_modules(model: nn.Module, replacements: Dict[int, nn.Module]) -> None:
                 setattr(parent, child_name, replacements[id(child)])
 
 
+def _freeze(param: nn.Parameter) -> None:
+    """requires_grad=False, and drop a pending gradient (e.g. accumulated before a phase change), which
+    an optimizer step would otherwise still apply."""
+    param.requires_grad_(False)
+    param.grad = None
+
+
 def set_phase(model: nn.Module, phase: str) -> nn.Module:
     """Set the training phase of every denoising layer and the matching ``requires_grad`` flags.
 
     denoise: predictors train, every other Parameter of ``model`` is frozen (those already frozen are
     remembered as frozen by their owner). finetune: predictors frozen, the Parameters frozen by an
-    earlier 'denoise' are trainable again. joint: both. Parameter objects are never replaced.
+    earlier 'denoise' are trainable again. joint: both. Parameter objects are never replaced; a
+    Parameter frozen here loses its pending ``.grad``, so gradients accumulated in one phase are never
+    applied in the next. Calls recorded for the noise-prediction loss are discarded.
+
+    A backbone that re-freezes parts of itself in ``train()`` (mmdet/mmpretrain ``frozen_stages``)
+    freezes their predictors too: call ``set_phase`` after ``model.train()``, as DenoiseRepHook does.
     """
     _check_module(model)
     if phase not in PHASES:
@@ -194,28 +207,65 @@ def set_phase(model: nn.Module, phase: str) -> nn.Module:
     if phase == 'denoise':
         for p in model.parameters():
             if id(p) not in predictor_ids and p.requires_grad:
-                p.requires_grad_(False)
+                _freeze(p)
                 frozen.append(p)
     else:
-        for p in frozen:
-            p.requires_grad_(True)
+        _thaw_frozen_by_phase(model)
         frozen = []
     setattr(model, _FROZEN_ATTR, frozen)
     for _, layer in layers:
         layer.phase = phase
-        layer.denoiser.requires_grad_(phase != 'finetune')
+        layer.recorded_inputs = []
+        for p in layer.denoiser.parameters():
+            if phase == 'finetune':
+                _freeze(p)
+            else:
+                p.requires_grad_(True)
     return model
 
 
-def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dict[str, Tensor]]:
-    """Summed noise-prediction loss of the last training forward (unweighted).
+def _thaw_frozen_by_phase(model: nn.Module) -> None:
+    """Make the Parameters that set_phase('denoise') froze trainable again, and forget them."""
+    for p in getattr(model, _FROZEN_ATTR, []):
+        p.requires_grad_(True)
+    if hasattr(model, _FROZEN_ATTR):
+        delattr(model, _FROZEN_ATTR)
 
-    With ``per_layer=True``, a dict {layer name: loss} instead. Layers without a recorded loss (no
-    training forward yet, or the finetune phase, where the predictors are frozen) are left out; with
-    none at all, the sum is a zero tensor.
+
+def keeps_running_stats(module: nn.Module) -> bool:
+    """Whether ``module`` updates running statistics in train mode (any BatchNorm/SyncBN/InstanceNorm
+    flavour: torch's, mmcv's SyncBatchNorm, mmengine's BatchNormXd), told by its buffers."""
+    return any(module._buffers.get(name) is not None for name in ('running_mean', 'running_var'))
+
+
+def freeze_running_stats(model: nn.Module) -> List[str]:
+    """Put every module of ``model`` that keeps running statistics in eval mode; returns their names.
+
+    The denoise phase calls this after ``model.train()`` so that the statistics do not move.
     """
-    losses = {name: layer.last_loss for name, layer in denoising_layers(model)
-              if layer.last_loss is not None}
+    _check_module(model)
+    names = []
+    for name, module in model.named_modules():
+        if keeps_running_stats(module):
+            module.eval()
+            names.append(name)
+    return names
+
+
+def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dict[str, Tensor]]:
+    """Noise-prediction loss of the training calls recorded since the last collection (unweighted).
+
+    sum over layers i, sum over the calls c of layer i since the last collection, of loss_i(x_c).
+    Collecting consumes the recorded calls: each call counts exactly once, a layer called twice in a
+    forward counts twice, a layer not called counts nothing. Call it once per training forward.
+    With ``per_layer=True``, a dict {layer name: loss} of the layers with recorded calls instead.
+    Without any (eval mode, the finetune phase, already collected), the sum is a zero tensor.
+    """
+    losses = {}
+    for name, layer in denoising_layers(model):
+        loss = layer.pop_noise_loss()
+        if loss is not None:
+            losses[name] = loss
     if per_layer:
         return losses
     if not losses:
@@ -224,11 +274,19 @@ def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dic
     return torch.stack(list(losses.values())).sum()
 
 
+def discard_recorded_calls(model: nn.Module) -> None:
+    """Forget the calls recorded for the noise-prediction loss (e.g. before a new training forward)."""
+    for _, layer in denoising_layers(model):
+        layer.recorded_inputs = []
+
+
 def fuse_denoisers(model: nn.Module) -> nn.Module:
     """Replace every denoising layer by the stock nn.Linear/nn.Conv2d holding W', b', in place.
 
-    Afterwards ``model.state_dict()`` has exactly the keys of the model before `add_denoisers`.
-    Returns ``model``; a module that is itself a denoising layer is returned fused (not in place).
+    Afterwards ``model.state_dict()`` has exactly the keys of the model before `add_denoisers`, and
+    every Parameter is as trainable as it was before `set_phase` (what a 'denoise' phase froze is
+    thawed; what was frozen before stays frozen). Returns ``model``; a module that is itself a
+    denoising layer is returned fused (not in place).
     """
     _check_module(model)
     if isinstance(model, DenoisingLayer):
@@ -236,9 +294,8 @@ def fuse_denoisers(model: nn.Module) -> nn.Module:
     layers = denoising_layers(model)
     if not layers:
         raise ValueError('model has no denoising layers to fuse')
+    _thaw_frozen_by_phase(model)
     _swap_modules(model, {id(layer): layer.to_plain() for _, layer in layers})
-    if hasattr(model, _FROZEN_ATTR):
-        delattr(model, _FROZEN_ATTR)
     return model
 
 

@@ -11,10 +11,14 @@ Phases (method.md section 5), set with `mmdenoiserep.set_phase`:
     denoise:  output = the original layer on the raw input (W, b); only the loss trains the predictor.
     finetune: output = the fused layer (W', b' computed on the fly, differentiable in W and b).
     joint:    output = the fused layer; W, b and the predictor all train.
-The noise-prediction loss is recorded in training forwards of the denoise and joint phases. In eval mode
-the layer always computes the fused path and records no loss.
+Every training call in the denoise and joint phases records its (detached) input; `pop_noise_loss` turns
+the recorded calls into the noise-prediction loss, sum over the calls, and forgets them. Computing the
+loss when it is collected, not inside the layer's forward, keeps it trainable under gradient
+checkpointing (reentrant checkpointing runs the first forward under no_grad) and counts every call of a
+layer used twice in one forward; calls re-run by checkpointing during backward are not recorded. In eval
+mode the layer always computes the fused path and records nothing.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +36,15 @@ NOISE_LOSSES = {
     'l1': F.l1_loss,
     'l2': F.mse_loss,
 }
+
+
+def _recomputing_in_backward() -> bool:
+    """Whether this forward runs inside a backward pass: gradient checkpointing re-running a forward.
+
+    The autograd engine's current graph task is -1 outside backward (torch.utils.checkpoint asks the same).
+    """
+    graph_task_id = getattr(torch._C, '_current_graph_task_id', None)
+    return graph_task_id is not None and graph_task_id() != -1
 
 
 class AffineNoisePredictor(nn.Module):
@@ -83,7 +96,7 @@ class DenoisingLayer:
         self.schedule = coefficients
         self.noise_loss = noise_loss
         self.phase = 'joint'
-        self.last_loss: Optional[Tensor] = None
+        self.recorded_inputs: List[Tensor] = []  # detached inputs of the training calls not yet collected
         self._reset_denoiser()
 
     def _reset_denoiser(self):
@@ -134,17 +147,29 @@ class DenoisingLayer:
                                      c3, c1, self.groups)
 
     def noise_prediction_loss(self, x: Tensor) -> Tensor:
-        """DDPM loss on the layer input: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps, target eps."""
+        """DDPM loss on the layer input: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps, target eps.
+
+        ``x`` is detached: the loss trains the predictor only, never the layers before it.
+        """
         x = x.detach()
         noise = torch.randn_like(x)
         abar = self.schedule.alpha_bar
         noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
         return NOISE_LOSSES[self.noise_loss](self.predict_noise(noisy), noise)
 
+    def pop_noise_loss(self) -> Optional[Tensor]:
+        """Noise-prediction loss summed over the recorded calls (None if there are none); forgets them."""
+        inputs, self.recorded_inputs = self.recorded_inputs, []
+        if not inputs:
+            return None
+        losses = [self.noise_prediction_loss(x) for x in inputs]
+        return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+
     def forward(self, x: Tensor) -> Tensor:
-        if self.training:
-            # finetune freezes the predictor: its loss would cost a C x C product per input for nothing
-            self.last_loss = None if self.phase == 'finetune' else self.noise_prediction_loss(x)
+        # finetune freezes the predictor: its loss would cost a C x C product per input for nothing
+        if self.training and self.phase != 'finetune':
+            if not _recomputing_in_backward():
+                self.recorded_inputs.append(x.detach())
             if self.phase == 'denoise':
                 return self._layer_forward(x, self.weight, self.bias)
         return self._layer_forward(x, *self.fused_weights())

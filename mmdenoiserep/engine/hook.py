@@ -1,15 +1,18 @@
 """``mmdenoiserep.DenoiseRepHook``: the DenoiseRep loss and phase schedule for any mmengine runner."""
-from typing import Optional, Sequence
+import logging
+from typing import Dict, Optional, Sequence
 
+import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+from torch import Tensor, nn
 
-from ..core import PHASES, denoise_loss, denoising_layers, set_phase
+from ..core import (PHASES, denoise_loss, denoising_layers, discard_recorded_calls, freeze_running_stats,
+                    set_phase)
 from ..registry import HOOKS
-from ..utils import allow_mmengine_checkpoints
+from ..utils import InputError, allow_mmengine_checkpoints
 
 __all__ = ['DenoiseRepHook']
 
@@ -19,15 +22,19 @@ class DenoiseRepHook(Hook):
     """Train a model with DenoiseRep layers (built by ``mmdenoiserep.DenoiseRepBackbone``).
 
     - Adds ``loss_denoise = loss_weight * sum_i loss_i`` to the loss dict that the model's forward
-      returns in ``mode='loss'``, through a forward hook on the model, so it is computed inside the
-      forward that DDP wraps.
+      returns in ``mode='loss'``, through forward hooks on the model, so it is computed inside the
+      forward that DDP wraps. ``loss_i`` sums over exactly the calls layer i made in that forward.
     - Runs the phase schedule: ``phases[(counter // interval) % len(phases)]`` where counter is the
-      epoch (``by_epoch=True``) or the iteration. The phase is a function of the counter, so it
-      continues where it stopped after ``--resume``. ``phases=('denoise',)`` is the label-free mode.
+      epoch or the iteration. The phase is a function of the counter, so it continues where it stopped
+      after ``--resume``. ``phases=('denoise',)`` is the label-free mode.
     - In the ``denoise`` phase nothing of the original network changes: its Parameters are frozen (by
-      identity, see `mmdenoiserep.set_phase`) and batch-norm layers are kept in eval mode, so their
-      running statistics stay as they are.
-    - Validation and test run in eval mode, where every denoising layer computes the fused path.
+      identity, see `mmdenoiserep.set_phase`), pending gradients of a phase change are dropped (gradient
+      accumulation), and every layer with running statistics (BatchNorm, torch/mmcv SyncBN, ...) is
+      kept in eval mode.
+    - Parts of the backbone that it freezes itself on every ``train()`` (``frozen_stages``) keep their
+      stock weights frozen, but their denoisers train like all others; the log lists those layers.
+    - Validation and test run in eval mode, where every denoising layer computes the fused path. A model
+      without denoising layers (a deploy config) is tested normally; training it is refused.
     - Logs phase changes, and the per-layer losses every ``log_interval`` iterations (to the logger
       and the visualizer backends). In the finetune phase the frozen predictors record no loss and
       ``loss_denoise`` is 0.
@@ -37,12 +44,14 @@ class DenoiseRepHook(Hook):
         phases (Sequence[str]): the cycle of phases, each in ('denoise', 'finetune', 'joint').
             Defaults to ('denoise', 'finetune').
         interval (int): length of each phase, in epochs or iterations. Defaults to 1.
-        by_epoch (bool): whether ``interval`` counts epochs. Defaults to True.
+        by_epoch (bool, optional): whether ``interval`` counts epochs. Defaults to None: epochs under an
+            ``EpochBasedTrainLoop``, iterations under an ``IterBasedTrainLoop``. ``True`` under an
+            iteration-based loop (one endless epoch) is refused.
         log_interval (int): iterations between per-layer loss logs. Defaults to 50.
 
     Note:
-        With DDP and more than one phase, set ``find_unused_parameters = True`` in the config: the
-        frozen part changes between phases, and DDP must not wait for gradients that never come.
+        Under DDP, set ``find_unused_parameters = True`` in the config unless every phase is 'joint':
+        the denoise and finetune phases freeze Parameters that DDP would otherwise wait for.
 
     Examples:
         >>> custom_hooks = [dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1,
@@ -52,19 +61,23 @@ class DenoiseRepHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, loss_weight: float = 0.1, phases: Sequence[str] = ('denoise', 'finetune'),
-                 interval: int = 1, by_epoch: bool = True, log_interval: int = 50):
+                 interval: int = 1, by_epoch: Optional[bool] = None, log_interval: int = 50):
         phases = tuple(phases) if not isinstance(phases, str) else (phases,)
         if not phases or any(p not in PHASES for p in phases):
             raise ValueError(f'phases must be a non-empty sequence of {PHASES}, got {phases!r}')
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be a positive int, got {interval!r}')
+        if by_epoch not in (None, True, False):
+            raise ValueError(f'by_epoch must be None, True or False, got {by_epoch!r}')
         self.loss_weight = float(loss_weight)
         self.phases = phases
         self.interval = interval
         self.by_epoch = by_epoch
         self.log_interval = log_interval
         self.phase: Optional[str] = None
-        self._handle = None
+        self._handles = []
+        self._last_losses: Dict[str, Tensor] = {}
+        self._count_epochs = by_epoch  # resolved against the train loop in before_train
         allow_mmengine_checkpoints()  # so that --resume loads with torch's weights_only safety on
 
     @staticmethod
@@ -72,27 +85,72 @@ class DenoiseRepHook(Hook):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
     def phase_at(self, epoch: int, iteration: int) -> str:
-        """The phase of the given (0-based) epoch and iteration."""
-        counter = epoch if self.by_epoch else iteration
+        """The phase of the given (0-based) epoch and iteration (by_epoch=None: epochs until a run
+        resolves it against its train loop)."""
+        counter = epoch if self._count_epochs in (None, True) else iteration
         return self.phases[(counter // self.interval) % len(self.phases)]
 
     def before_run(self, runner) -> None:
         model = self._unwrap(runner)
-        if not denoising_layers(model):
-            raise ValueError('DenoiseRepHook: the model has no denoising layers; wrap its backbone in '
-                             "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...)")
-        self._handle = model.register_forward_hook(self._add_denoise_loss, with_kwargs=True)
+        if not denoising_layers(model):  # a deploy model: nothing to add (training it is refused)
+            return
+        self._handles = [model.register_forward_pre_hook(self._start_forward),
+                         model.register_forward_hook(self._add_denoise_loss, with_kwargs=True)]
 
     def before_train(self, runner) -> None:
-        if (is_model_wrapper(runner.model) and len(set(self.phases)) > 1
+        model = self._unwrap(runner)
+        if not denoising_layers(model):
+            raise InputError('DenoiseRepHook: the model has no denoising layers; wrap its backbone in '
+                             "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...) (deploy=False)")
+        self._count_epochs = self._counts_epochs(runner.train_loop)
+        if (is_model_wrapper(runner.model) and set(self.phases) != {'joint'}
                 and not getattr(runner.model, 'find_unused_parameters', True)):
-            raise ValueError('DenoiseRepHook: set find_unused_parameters = True in the config when '
-                             'phases alternate under DDP')
+            raise InputError(f'DenoiseRepHook: phases {self.phases} freeze Parameters that DDP waits for; '
+                             'set find_unused_parameters = True in the config')
+        self._warn_unreached_phases(runner.train_loop)
+        layers = denoising_layers(model)
+        frozen = [name for name, layer in layers if not layer.weight.requires_grad]
+        if frozen:
+            print_log(f'DenoiseRepHook: {len(frozen)} of {len(layers)} denoising layers have frozen stock '
+                      'weights (e.g. frozen_stages): the weights stay frozen, their denoisers train in the '
+                      f'denoise phase like all others: {", ".join(frozen)}', logger='current')
+
+    def _counts_epochs(self, loop) -> bool:
+        """``by_epoch`` resolved against the train loop that runs (see the class docstring)."""
+        loop_by_epoch = (True if isinstance(loop, EpochBasedTrainLoop) else
+                         False if isinstance(loop, IterBasedTrainLoop) else None)
+        if self.by_epoch is None:
+            if loop_by_epoch is None:
+                raise InputError(f'DenoiseRepHook: cannot tell whether {type(loop).__name__} counts epochs; '
+                                 'set by_epoch=True or False in the hook config')
+            return loop_by_epoch
+        if self.by_epoch and loop_by_epoch is False:
+            raise InputError('DenoiseRepHook: by_epoch=True under an IterBasedTrainLoop (a single epoch) '
+                             'never changes phase; set by_epoch=False (interval in iterations) or leave '
+                             'it unset')
+        return self.by_epoch
+
+    def _warn_unreached_phases(self, loop) -> None:
+        length = loop.max_epochs if self._count_epochs else loop.max_iters
+        reached = {self.phases[(c // self.interval) % len(self.phases)]
+                   for c in range(0, length, self.interval)}
+        if reached != set(self.phases):
+            unit = 'epochs' if self._count_epochs else 'iterations'
+            print_log(f'DenoiseRepHook: with interval={self.interval} {unit} and {length} {unit} in the run, '
+                      f'phases {sorted(set(self.phases) - reached)} never run', logger='current',
+                      level=logging.WARNING)
+
+    def _start_forward(self, model, args) -> None:
+        discard_recorded_calls(model)  # the loss of a forward covers the calls of that forward only
 
     def _add_denoise_loss(self, model, args, kwargs, output):
         mode = kwargs.get('mode', args[2] if len(args) > 2 else 'tensor')
         if mode == 'loss' and model.training and isinstance(output, dict):
-            output['loss_denoise'] = self.loss_weight * denoise_loss(model)
+            losses = denoise_loss(model, per_layer=True)
+            self._last_losses = {name: loss.detach() for name, loss in losses.items()}
+            total = (torch.stack(list(losses.values())).sum() if losses else
+                     next(model.parameters()).new_zeros(()))  # finetune: no call recorded
+            output['loss_denoise'] = self.loss_weight * total
         return output
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
@@ -105,23 +163,30 @@ class DenoiseRepHook(Hook):
             runner.message_hub.update_info('denoiserep_phase', phase)
             self.phase = phase
             model.train()  # norm layers follow the model's own train() again (e.g. norm_eval)
-        if phase == 'denoise':  # runner.model.train() ran before this hook; keep statistics frozen
-            for module in model.modules():
-                if isinstance(module, _BatchNorm):
-                    module.eval()
+        # The train loop's model.train() ran before this hook, and a backbone's train() may re-freeze
+        # parts of itself (frozen_stages): put every denoiser back to what the phase says.
+        for _, layer in denoising_layers(model):
+            layer.train()
+            layer.denoiser.requires_grad_(phase != 'finetune')
+        if phase == 'denoise':
+            freeze_running_stats(model)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if not self.every_n_train_iters(runner, self.log_interval):
-            return
-        losses = {name: loss.item() for name, loss in denoise_loss(self._unwrap(runner), per_layer=True).items()}
-        if not losses:  # finetune: the frozen predictors record no loss
-            return
-        runner.visualizer.add_scalars({f'denoise/{name}': value for name, value in losses.items()},
+        discard_recorded_calls(self._unwrap(runner))  # calls of forwards that returned no loss
+        losses, self._last_losses = self._last_losses, {}
+        if not losses or not self.every_n_train_iters(runner, self.log_interval):
+            return  # finetune: the frozen predictors record no loss
+        values = {name: loss.item() for name, loss in losses.items()}
+        runner.visualizer.add_scalars({f'denoise/{name}': value for name, value in values.items()},
                                       step=runner.iter + 1)
         print_log(f'DenoiseRepHook: phase {self.phase}, per-layer noise-prediction loss: ' +
-                  ', '.join(f'{name}={value:.4f}' for name, value in losses.items()), logger='current')
+                  ', '.join(f'{name}={value:.4f}' for name, value in values.items()), logger='current')
 
     def after_run(self, runner) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._last_losses = {}
+        model = self._unwrap(runner)
+        if denoising_layers(model):
+            discard_recorded_calls(model)

@@ -1,4 +1,6 @@
-from .checkpoint import (CHECKPOINT_SAFE_GLOBALS, allow_mmengine_checkpoints, load_checkpoint_file,
-                         load_state_dict_exact)
+from .checkpoint import (CHECKPOINT_SAFE_GLOBALS, allow_mmengine_checkpoints, check_not_unfused,
+                         checkpoint_state_dict, load_checkpoint_file, load_state_dict_exact, save_atomically)
+from .errors import InputError
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact']
+__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'check_not_unfused', 'checkpoint_state_dict',
+           'load_checkpoint_file', 'load_state_dict_exact', 'save_atomically', 'InputError']

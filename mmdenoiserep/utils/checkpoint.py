@@ -7,13 +7,19 @@ HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer, 'min')`
 would open the unpickler to arbitrary attribute access, so it is allowlisted only as a restricted
 stand-in that resolves HistoryBuffer's statistics methods and refuses everything else.
 """
+import os
+import os.path as osp
 import pickle
-from typing import List
+import tempfile
+from typing import List, Mapping
 
 import numpy as np
 import torch
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact']
+from .errors import InputError
+
+__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
+           'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
 
 
 def _numpy_globals() -> List:
@@ -71,3 +77,54 @@ def load_state_dict_exact(model: torch.nn.Module, state_dict: dict) -> None:
     if problems:
         raise ValueError('; '.join(problems))
     model.load_state_dict(state_dict, strict=False)
+
+
+def checkpoint_state_dict(checkpoint) -> Mapping:
+    """The state_dict of a loaded checkpoint: ``checkpoint['state_dict']``, or the checkpoint itself when
+    it is a bare state_dict (as mmengine's loader accepts). Raises InputError if it holds no tensors."""
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else None
+    if not isinstance(state_dict, Mapping) or not state_dict or not all(torch.is_tensor(v)
+                                                                        for v in state_dict.values()):
+        raise InputError('holds no state_dict of tensors')
+    return state_dict
+
+
+def check_not_unfused(model: torch.nn.Module, checkpoint, source: str = 'the checkpoint') -> None:
+    """Refuse an unfused DenoiseRep checkpoint (``*.denoiser.*`` keys) for a model without denoisers.
+
+    Loaded non-strictly, such a model would ignore the denoisers and run the unfused W.
+    """
+    from ..core import denoising_layers
+    try:
+        keys = [k for k in checkpoint_state_dict(checkpoint) if '.denoiser.' in k]
+    except InputError:
+        return
+    if keys and not denoising_layers(model):
+        raise InputError(f'{source} is an unfused DenoiseRep checkpoint ({len(keys)} denoiser tensors) and '
+                         'this model has no denoisers: fuse it first with tools/fuse_ckpt.py '
+                         'DENOISEREP_CONFIG CHECKPOINT OUT, or use its DenoiseRep config')
+
+
+def _new_file_mode(path: str) -> int:
+    """The mode ``open(path, 'w')`` gives: the existing file's, else 0o666 minus the umask."""
+    if osp.exists(path):
+        return os.stat(path).st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def save_atomically(obj, path: str) -> None:
+    """``torch.save(obj, path)`` through a temporary file in the same folder and a rename: ``path`` is
+    either left as it was or holds the complete new file, with the mode a plain save would give it."""
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
