@@ -37,17 +37,26 @@ def build(scope, cfg):
     return MODELS.build(copy.deepcopy(cfg))
 
 
-def called_layers(model, size):
-    """Names of the LAYER_TYPES modules that a forward calls (what the default selection must convert)."""
+def applied_layers(model, size):
+    """Names of the LAYER_TYPES modules whose weight the forward applies (what the default selection must
+    convert), told by the gradient their weight gets from the outputs: (those called, in call order;
+    those never called, whose weight another module reads)."""
     called = []
     hooks = [m.register_forward_pre_hook(lambda m, i, n=n: called.append(n))
-             for n, m in model.named_modules() if type(m) in LAYER_TYPES]
+             for n, m in model.named_modules() if type(m) in LAYER_TYPES and not isinstance(m, nn.MultiheadAttention)]
     model.eval()  # some backbones' train() returns None: do not chain
-    with torch.no_grad():
-        model(torch.zeros(1, 3, size, size))
+    model.zero_grad()
+    sum(out.sum() for out in outputs(model, torch.randn(1, 3, size, size))).backward()
     for h in hooks:
         h.remove()
-    return list(dict.fromkeys(called))
+    linears = [t for t in LAYER_TYPES if t is not nn.MultiheadAttention]
+    applied = [n for n, m in model.named_modules() if type(m) in linears and m.weight.grad is not None]
+    for name, m in model.named_modules():  # attention reads its projections: in_proj_weight, out_proj.weight
+        if isinstance(m, nn.MultiheadAttention):
+            applied += [f'{name}.in_proj'] * (m.in_proj_weight.grad is not None)
+            applied += [f'{name}.out_proj'] * (m.out_proj.weight.grad is not None)
+    model.zero_grad()
+    return [n for n in dict.fromkeys(called) if n in applied], [n for n in applied if n not in called]
 
 
 def outputs(model, x):
@@ -61,14 +70,17 @@ def test_default_selection_and_exact_fusion(name):
     scope, inner, size, plain_parts = BACKBONES[name]
     torch.manual_seed(0)
     stock = build(scope, inner)
-    expected = [n for n in called_layers(stock, size) if not any(p in n for p in plain_parts)]
+    called, read = applied_layers(stock, size)
+    expected = [n for n in called + read if not any(p in n for p in plain_parts)]
     model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner,
                               example_input_shape=(1, 3, size, size)))
     assert type(model) is type(stock)
     layers = denoising_layers(model)
     assert sorted(n for n, _ in layers) == sorted(expected)
     steps = {n: layer.step for n, layer in layers}
-    assert [steps[n] for n in expected] == list(range(len(expected), 0, -1))  # execution order
+    assert sorted(steps.values()) == list(range(1, len(expected) + 1))
+    called_steps = [steps[n] for n in called if n in steps]
+    assert called_steps == sorted(called_steps, reverse=True)  # execution order
     stock_keys = set(stock.state_dict())
     assert stock_keys <= set(model.state_dict())
     assert all('.denoiser.' in k for k in set(model.state_dict()) - stock_keys)
@@ -121,3 +133,40 @@ def test_pretrained_init_after_build_reaches_the_converted_layers(tmp_path):
 def test_bad_backbone_config():
     with pytest.raises(TypeError, match='backbone=dict'):
         build('mmdet', dict(type='mmdenoiserep.DenoiseRepBackbone', backbone='ResNet'))
+
+
+def test_swinv2_qkv_read_by_its_attention_is_denoised_in_every_phase():
+    """SwinV2's window attention applies qkv.weight itself (F.linear): the qkv layers record their input,
+    show W in the denoise phase and W' otherwise, and fusion gives the attention back its own forward."""
+    from mmdenoiserep import denoise_loss, set_phase
+    scope, inner, size, _ = BACKBONES['mmpretrain.SwinTransformerV2']
+    inner = dict(inner, drop_path_rate=0.0)
+    torch.manual_seed(0)
+    stock = build(scope, inner).double()
+    model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner,
+                              example_input_shape=(1, 3, size, size))).double()
+    model.load_state_dict(stock.state_dict(), strict=False)
+    with torch.no_grad():
+        for p in denoiser_parameters(model):
+            p.normal_(std=0.2)
+    qkv = [name for name, _ in denoising_layers(model) if name.endswith('attn.w_msa.qkv')]
+    assert len(qkv) == 5  # one per block
+    x = torch.randn(2, 3, size, size, dtype=torch.float64)
+    set_phase(model, 'denoise')
+    model.train(), stock.train()
+    for actual, reference in zip(outputs_train(model, x), outputs_train(stock, x)):
+        torch.testing.assert_close(actual, reference, rtol=1e-12, atol=1e-12)  # W, not W'
+    losses = denoise_loss(model, per_layer=True)
+    assert set(qkv) <= set(losses)
+    sum(losses[name] for name in qkv).backward()
+    assert all(model.get_submodule(name).denoiser.weight.grad.abs().sum() > 0 for name in qkv)
+    copied = copy.deepcopy(model)  # the wrapped forward follows the copy
+    copied_attention = copied.get_submodule(qkv[0][:-len('.qkv')])
+    assert copied_attention.forward.__self__ is copied_attention
+    fuse_denoisers(model)
+    assert not any('forward' in vars(m) for m in model.modules())
+
+
+def outputs_train(model, x):
+    out = model(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]

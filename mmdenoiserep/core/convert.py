@@ -11,10 +11,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from .attention import DenoisingInProjection, convertible_attention, unwrap_attention, wrap_attention
 from .layers import PHASES, DenoisingConv2d, DenoisingLayer, DenoisingLinear
 from .schedule import step_coefficients
+from .weight_reads import read_layers, unwrap_owner, wrap_owner
 
-__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'set_phase', 'denoise_loss', 'discard_recorded_calls',
+__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'set_phase', 'denoise_loss', 'discard_recorded_calls',
            'freeze_running_stats', 'fuse_denoisers', 'denoising_layers', 'denoiser_parameters',
            'denoiser_report']
 
@@ -71,15 +73,18 @@ def _as_patterns(patterns, arg: str) -> Optional[Tuple[str, ...]]:
 def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example_inputs) -> List[str]:
     """Names of ``candidates`` in the order a forward on ``example_inputs`` first calls them.
 
+    A layer whose weight its owner reads (`weight_reads`) counts as called when its owner is called.
     Runs in eval mode under no_grad (no running statistics change) and restores every module's mode.
     """
     order: List[str] = []
     handles = []
+    owners = {**read_layers(model), **_attention_parts(model)}
     for name, module in candidates.items():
         def record(_module, _inputs, name=name):
             if name not in order:
                 order.append(name)
-        handles.append(module.register_forward_pre_hook(record))
+        hooked = model.get_submodule(owners[name]) if name in owners else module
+        handles.append(hooked.register_forward_pre_hook(record))
     modes = {m: m.training for m in model.modules()}
     try:
         model.eval()
@@ -109,7 +114,9 @@ def add_denoisers(model: nn.Module,
     """Swap the selected Linear/Conv2d layers of ``model`` for denoising layers, in place.
 
     Steps are numbered globally in forward-execution order: the first layer executed gets t = L, the
-    last t = 1 (L = number of converted layers). With ``example_inputs`` the order comes from a traced
+    last t = 1 (L = number of converted layers). A layer whose weight its owner module reads instead of
+    calling it (`mmdenoiserep.core.weight_reads`, e.g. SwinV2's qkv) is converted too, and its owner's
+    forward wrapped. With ``example_inputs`` the order comes from a traced
     forward (selected layers that this forward never calls are left unconverted, with a warning);
     without, registration order is used.
 
@@ -123,7 +130,8 @@ def add_denoisers(model: nn.Module,
         example_inputs: a tensor, a tuple of positional inputs or a dict of keyword inputs for a
             forward that fixes the execution order.
         layer_types: types to convert, matched exactly; each a subclass of nn.Linear or nn.Conv2d whose
-            forward is the stock one (e.g. mmcv's empty-tensor wrappers).
+            forward is the stock one (e.g. mmcv's empty-tensor wrappers), or nn.MultiheadAttention for
+            its in_proj and out_proj (see `mmdenoiserep.core.attention`).
         noise_loss: 'l1+l2' (the authors' default), 'l1' or 'l2'.
 
     Returns:
@@ -133,16 +141,17 @@ def add_denoisers(model: nn.Module,
     layer_types = tuple(layer_types)
     if not layer_types or not all(isinstance(t, type) for t in layer_types):
         raise ValueError(f'layer_types must be a non-empty sequence of types, got {layer_types!r}')
-    replacement_of = {t: _denoising_class(t) for t in layer_types}
+    for layer_type in layer_types:
+        if layer_type is not nn.MultiheadAttention:
+            _denoising_class(layer_type)  # raises for a type that cannot be converted
     include = _as_patterns(include, 'include')
     exclude = _as_patterns(exclude, 'exclude')
     if denoising_layers(model):
         raise ValueError('model already has denoising layers; call add_denoisers once per model')
 
     candidates = {
-        name: module for name, module in model.named_modules()
-        if type(module) in layer_types and (include is None or _matches(name, include))
-        and not _matches(name, exclude)
+        name: module for name, module in convertible_layers(model, layer_types)
+        if (include is None or _matches(name, include)) and not _matches(name, exclude)
     }
     if not candidates:
         raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
@@ -159,14 +168,47 @@ def add_denoisers(model: nn.Module,
     if len(names) > num_steps:
         raise ValueError(f'{len(names)} layers need num_steps >= {len(names)}, got {num_steps}')
 
-    replacements = {}
+    replacements, attentions = {}, set()
+    attention_of = {id(m.out_proj): m for m in model.modules() if convertible_attention(m)}
     for index, name in enumerate(names):
         layer = candidates[name]
         coefficients = step_coefficients(len(names) - index, num_steps, beta_range)
-        replacements[id(layer)] = replacement_of[type(layer)].from_plain(layer, coefficients, noise_loss)
+        if convertible_attention(layer):  # its in_proj (see attention.py)
+            layer.in_proj = DenoisingInProjection(layer, coefficients, noise_loss)
+            attentions.add(layer)
+        else:
+            replacements[id(layer)] = _denoising_class(type(layer)).from_plain(layer, coefficients, noise_loss)
+            if id(layer) in attention_of:
+                attentions.add(attention_of[id(layer)])
     _swap_modules(model, replacements)
+    for attention in attentions:
+        wrap_attention(attention)
+    owners = read_layers(model)
+    for owner_name in sorted({owners[name] for name in names if name in owners}):
+        prefix = f'{owner_name}.' if owner_name else ''
+        children = [name[len(prefix):] for name in names if owners.get(name) == owner_name]
+        wrap_owner(model.get_submodule(owner_name), children)
     logger.info('add_denoisers: converted %d layers (steps %d..1 of %d)', len(names), len(names), num_steps)
     return model
+
+
+def _attention_parts(model: nn.Module) -> Dict[str, str]:
+    """{'<attn>.in_proj' and '<attn>.out_proj': '<attn>'} for every convertible nn.MultiheadAttention."""
+    return {f'{name}.{part}': name for name, m in model.named_modules() if convertible_attention(m)
+            for part in ('in_proj', 'out_proj')}
+
+
+def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...]):
+    """(name, module) of the layers of ``layer_types`` (exact types); for nn.MultiheadAttention, its
+    in_proj (named '<attn>.in_proj', given as the attention itself) and its out_proj Linear."""
+    attentions = nn.MultiheadAttention in layer_types
+    out_projs = {id(m.out_proj) for m in model.modules() if convertible_attention(m)} if attentions else set()
+    for name, module in model.named_modules():
+        if attentions and convertible_attention(module):
+            yield f'{name}.in_proj', module
+            yield f'{name}.out_proj', module.out_proj
+        elif type(module) in layer_types and id(module) not in out_projs:
+            yield name, module
 
 
 def _swap_modules(model: nn.Module, replacements: Dict[int, nn.Module]) -> None:
@@ -295,7 +337,12 @@ def fuse_denoisers(model: nn.Module) -> nn.Module:
     if not layers:
         raise ValueError('model has no denoising layers to fuse')
     _thaw_frozen_by_phase(model)
-    _swap_modules(model, {id(layer): layer.to_plain() for _, layer in layers})
+    _swap_modules(model, {id(layer): layer.to_plain() for _, layer in layers
+                          if not isinstance(layer, DenoisingInProjection)})
+    for module in list(model.modules()):
+        unwrap_owner(module)
+        if convertible_attention(module):
+            unwrap_attention(module)
     return model
 
 

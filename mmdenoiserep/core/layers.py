@@ -114,12 +114,14 @@ class DenoisingLayer:
         new = cls(**cls._layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss,
                   device='meta', dtype=layer.weight.dtype)
         new.weight, new.bias = layer.weight, layer.bias
+        new.plain_class = type(layer)  # e.g. mmcv's wrappers or nn.MultiheadAttention's out_proj class
         new._reset_denoiser()
         return new.train(layer.training)
 
     def to_plain(self) -> nn.Module:
-        """The stock layer (exact class) holding W', b' as new Parameters."""
-        plain = self._plain_type()(**self._layer_kwargs(self), device='meta', dtype=self.weight.dtype)
+        """The stock layer (the class converted by `from_plain`) holding W', b' as new Parameters."""
+        plain_class = getattr(self, 'plain_class', None) or self._plain_type()
+        plain = plain_class(**self._layer_kwargs(self), device='meta', dtype=self.weight.dtype)
         weight, bias = self.fused_weights()
         plain.weight = nn.Parameter(weight.detach().clone(), self.weight.requires_grad)
         if bias is not None:
@@ -165,14 +167,22 @@ class DenoisingLayer:
         losses = [self.noise_prediction_loss(x) for x in inputs]
         return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
 
+    def record_call(self, x: Tensor) -> None:
+        """Record ``x``, an input the layer's weight is applied to, for the noise-prediction loss: in
+        training, in the denoise and joint phases (finetune freezes the predictor: its loss would cost a
+        C x C product per input for nothing), unless checkpointing re-runs the forward in backward."""
+        if self.training and self.phase != 'finetune' and not _recomputing_in_backward():
+            self.recorded_inputs.append(x.detach())
+
+    def phase_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """The (weight, bias) the layer applies now: (W, b) in training in the denoise phase, else (W', b')."""
+        if self.training and self.phase == 'denoise':
+            return self.weight, self.bias
+        return self.fused_weights()
+
     def forward(self, x: Tensor) -> Tensor:
-        # finetune freezes the predictor: its loss would cost a C x C product per input for nothing
-        if self.training and self.phase != 'finetune':
-            if not _recomputing_in_backward():
-                self.recorded_inputs.append(x.detach())
-            if self.phase == 'denoise':
-                return self._layer_forward(x, self.weight, self.bias)
-        return self._layer_forward(x, *self.fused_weights())
+        self.record_call(x)
+        return self._layer_forward(x, *self.phase_weights())
 
     def extra_repr(self) -> str:
         c3, c1 = self.coefficients

@@ -13,11 +13,13 @@ runner, writes into the same Parameters; `tools/fuse_ckpt.py` turns a trained ch
 that the plain backbone loads with strict=True. ``deploy=True`` builds the plain backbone (deploy configs
 are a two-line override).
 
-Default selection: every layer of ``LAYER_TYPES`` (exact type) that the backbone's forward calls, in
-execution order, except ``DEFAULT_EXCLUDE``. Layers whose weight is read directly instead of called (for
-example the qkv of mmpretrain's SwinV2 attention and nn.MultiheadAttention projections in MiT) are not
-called, so they stay plain (a warning lists them).
+Default selection: every layer of ``LAYER_TYPES`` (exact type) whose weight the backbone's forward applies,
+in execution order, except ``DEFAULT_EXCLUDE``: the layers it calls, those whose weight a registered
+owner module reads instead (mmpretrain's SwinV2 qkv, see ``weight_readers.py``), and the in_proj and
+out_proj of nn.MultiheadAttention (MiT; see `mmdenoiserep.core.attention`). The build log reports
+converted/selected layers.
 """
+import fnmatch
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -25,7 +27,7 @@ from mmcv.cnn.bricks import wrappers
 from mmengine.logging import print_log
 from torch import nn
 
-from ..core import add_denoisers, denoiser_report, denoising_layers
+from ..core import add_denoisers, convertible_layers, denoiser_report, denoising_layers
 from ..registry import MODELS
 
 __all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip_denoiserep']
@@ -34,8 +36,8 @@ __all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip
 #: table of relative coordinates to attention biases.
 DEFAULT_EXCLUDE = ('*cpb_mlp*',)
 #: nn.Linear/nn.Conv2d and mmcv's wrappers of them (used by mmcv's FFN and ConvModule), whose forward is
-#: the stock one for non-empty inputs.
-LAYER_TYPES = (nn.Linear, nn.Conv2d, wrappers.Linear, wrappers.Conv2d)
+#: the stock one for non-empty inputs, and nn.MultiheadAttention for its in_proj and out_proj.
+LAYER_TYPES = (nn.Linear, nn.Conv2d, wrappers.Linear, wrappers.Conv2d, nn.MultiheadAttention)
 
 
 @MODELS.register_module(name='DenoiseRepBackbone')
@@ -72,11 +74,20 @@ def build_denoiserep_backbone(backbone: dict,
         return model
     param = next(model.parameters())
     example = torch.zeros(*example_input_shape, dtype=param.dtype, device=param.device)
+    layers = [name for name, _ in convertible_layers(model, LAYER_TYPES)]
+    selected = [name for name in layers if (include is None or _matches_any(name, include))
+                and not _matches_any(name, exclude)]
     add_denoisers(model, include=include, exclude=exclude, num_steps=num_steps, beta_range=beta_range,
                   example_inputs=example, layer_types=LAYER_TYPES, noise_loss=noise_loss)
-    print_log(f'DenoiseRepBackbone: {len(denoising_layers(model))} layers of {type(model).__name__} '
-              f'converted\n{denoiser_report(model)}', logger='current')
+    print_log(f'DenoiseRepBackbone: {type(model).__name__}: {len(denoising_layers(model))} of {len(selected)} '
+              f'selected Linear/Conv2d layers converted ({len(layers) - len(selected)} of {len(layers)} '
+              f'not selected by include={include!r}, exclude={exclude!r})\n{denoiser_report(model)}',
+              logger='current')
     return model
+
+
+def _matches_any(name: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in ((patterns,) if isinstance(patterns, str) else patterns or ()))
 
 
 def strip_denoiserep(cfg):

@@ -1,0 +1,139 @@
+"""Layers whose weight a module reads instead of calling them: a registered owner, nn.MultiheadAttention.
+
+Pure PyTorch: the denoise phase computes the stock model, the layers record the inputs their weights are
+applied to, and fusion gives back the stock modules and keys with outputs equal in float64.
+"""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmdenoiserep import add_denoisers, denoise_loss, denoiser_parameters, denoising_layers, fuse_denoisers, set_phase
+from mmdenoiserep.core import WEIGHT_READERS, register_weight_reader
+
+
+class ReadsItsProjection(nn.Module):
+    """Applies ``proj.weight`` itself, with a bias of its own (like SwinV2's qkv with q_bias/v_bias)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 6, bias=False)
+        self.own_bias = nn.Parameter(torch.randn(6))
+
+    def forward(self, x, scale=1.0):
+        return F.linear(x, self.proj.weight, self.own_bias) * scale
+
+
+class Reader(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(4, 6)
+        self.block = ReadsItsProjection()
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.head(self.block(torch.relu(self.stem(x)), scale=2.0))
+
+
+class Attention(nn.Module):
+    """Cross-attention on a reduced key/value (as MiT), then self-attention."""
+
+    def __init__(self):
+        super().__init__()
+        self.reduce = nn.Linear(8, 8)
+        self.cross = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.self_attn = nn.MultiheadAttention(8, 2)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        kv = self.reduce(x[:, ::2])
+        x = x + self.cross(x, kv, kv)[0]
+        y = x.transpose(0, 1)
+        return self.head(self.self_attn(y, y, y)[0].transpose(0, 1))
+
+
+@pytest.fixture
+def reader_registered():
+    register_weight_reader(ReadsItsProjection, {'proj': (0, 'x')})
+    yield
+    del WEIGHT_READERS[ReadsItsProjection]
+
+
+def converted(stock, example, **kwargs):
+    model = add_denoisers(copy.deepcopy(stock), example_inputs=example, **kwargs)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in denoiser_parameters(model):
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 0.3)
+    return model
+
+
+CASES = {
+    'registered reader': (Reader, (5, 4), {}, ['stem', 'block.proj', 'head']),
+    'multihead attention': (Attention, (2, 6, 8), dict(layer_types=(nn.Linear, nn.MultiheadAttention)),
+                            ['reduce', 'cross.in_proj', 'cross.out_proj', 'self_attn.in_proj',
+                             'self_attn.out_proj', 'head']),
+}
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_read_layers_denoise_train_and_fuse_exactly(case, reader_registered):
+    make, shape, kwargs, order = CASES[case]
+    torch.manual_seed(0)
+    stock = make().double()
+    x = torch.randn(*shape, dtype=torch.float64)
+    model = converted(stock, x, **kwargs)
+    steps = {name: layer.step for name, layer in denoising_layers(model)}
+    assert [steps[name] for name in order] == list(range(len(order), 0, -1))  # execution order
+    assert set(model.state_dict()) - set(stock.state_dict()) == {
+        k for k in model.state_dict() if '.denoiser.' in k}
+
+    set_phase(model, 'denoise')
+    model.train(), stock.train()
+    torch.testing.assert_close(model(x), stock(x), rtol=1e-12, atol=1e-12)  # the stock W, b
+    losses = denoise_loss(model, per_layer=True)
+    assert set(losses) == set(order)
+    sum(losses.values()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in denoiser_parameters(model))
+
+    set_phase(model, 'joint')
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+    assert (expected - stock.eval()(x)).abs().max() > 1e-3  # the denoisers change the function
+    fused = fuse_denoisers(copy.deepcopy(model))
+    assert not denoising_layers(fused) and not any('forward' in vars(m) for m in fused.modules())
+    assert [type(m) for m in fused.modules()] == [type(m) for m in stock.modules()]
+    assert list(fused.state_dict()) == list(stock.state_dict())
+    stock.load_state_dict(fused.state_dict(), strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(stock(x), expected, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(fused(x), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_attention_in_proj_loss_counts_each_distinct_input():
+    """Cross-attention: query and the (one) key/value tensor; self-attention: q = k = v counts once."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8)
+    model = converted(Attention(), x, layer_types=(nn.Linear, nn.MultiheadAttention))
+    set_phase(model, 'denoise')
+    model.train()(x)
+    recorded = {name: len(layer.recorded_inputs) for name, layer in denoising_layers(model)}
+    assert recorded == {'reduce': 1, 'cross.in_proj': 2, 'cross.out_proj': 1, 'self_attn.in_proj': 1,
+                        'self_attn.out_proj': 1, 'head': 1}
+
+
+def test_frozen_flags_and_copies_survive_the_attention_wrapping():
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8)
+    model = converted(Attention(), x, layer_types=(nn.Linear, nn.MultiheadAttention))
+    model.cross.in_proj_bias.requires_grad_(False)
+    set_phase(model, 'denoise')
+    model.train()(x)
+    copied = copy.deepcopy(model)
+    assert copied.cross.in_proj.attention is copied.cross  # the layer follows the copied attention
+    assert copied.cross.forward.__self__ is copied.cross
+    fuse_denoisers(model)
+    assert model.cross.in_proj_weight.requires_grad and not model.cross.in_proj_bias.requires_grad
