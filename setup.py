@@ -14,7 +14,9 @@ from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
 # repository path -> path under .mim
-MIM_FILES = {'configs': 'configs/denoiserep', 'tools': 'tools', 'model-index.yml': 'model-index.yml'}
+# (model-index.yml imports configs/metafile.yml, which mmengine reads relative to .mim)
+MIM_FILES = {'configs': 'configs/denoiserep', 'configs/metafile.yml': 'configs/metafile.yml', 'tools': 'tools',
+             'model-index.yml': 'model-index.yml'}
 
 INSTALL_REQUIRES = [
     'torch>=2.1',  # an installed torch (e.g. a CUDA build) is kept; see tools/setup_env.sh

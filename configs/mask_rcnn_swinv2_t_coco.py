@@ -1,5 +1,7 @@
 # Mask R-CNN with a SwinV2-T backbone (mmpretrain), FPN, 1x schedule on COCO: the DenoiseRep baseline.
 # Paper (method.md section 6): 42.8 box AP; +DenoiseRep 44.3.
+# Thin file: mmdet has no SwinV2 config; this is mmdet's Swin-T Mask R-CNN 1x (42.7 box AP) with the
+# backbone swapped for mmpretrain's SwinV2-T (ImageNet-1k, 256px, window 8). No official checkpoint.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['mmpretrain.models'], allow_failed_imports=False)

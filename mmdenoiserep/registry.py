@@ -3,11 +3,15 @@
 Config types written ``mmdenoiserep.X`` resolve from any OpenMMLab toolbox: the registry imports this
 module, whose lazy ``locations`` import the modules that register X.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'HOOKS']
+__all__ = ['MODELS', 'HOOKS', 'METRICS', 'DATASETS']
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmdenoiserep', locations=['mmdenoiserep.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmdenoiserep', locations=['mmdenoiserep.engine'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmdenoiserep', locations=['mmdenoiserep.evaluation'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmdenoiserep', locations=['mmdenoiserep.datasets'])

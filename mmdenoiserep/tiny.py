@@ -2,6 +2,9 @@
 
 One rule set for every config, applied to the loaded Config (the config files stay full-scale):
 - data: every path ``data/X`` becomes ``data/tiny/X`` (the tiny data mirror the real layouts);
+- CIFAR-10: mmpretrain's ``CIFAR10`` reads only the real batch files (it checks their md5 sums and otherwise
+  downloads the real set), so its datasets become ``mmdenoiserep.TinyCIFAR10`` (the same class without
+  those sums: it checks that the files exist) with ``download=False``;
 - loaders: batch size 2, no worker processes;
 - schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
 - image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64), and what
@@ -23,6 +26,7 @@ TINY_ITERS = 20
 TINY_BATCH_SIZE = 2
 SIZE_DIVISOR = 8
 SIZE_KEYS = ('scale', 'scales', 'img_scale', 'crop_size', 'size', 'random_size_range')
+TINY_CIFAR10 = 'mmdenoiserep.TinyCIFAR10'  # mmdenoiserep/datasets/tiny_cifar.py
 
 
 def _map(value: Any, fn) -> Any:
@@ -56,7 +60,7 @@ def _shrink_border(value: Any) -> Any:
 
 
 def _tiny_node(node: Any) -> Any:
-    """data/X -> data/tiny/X for paths; Pretrained init_cfg dicts dropped."""
+    """data/X -> data/tiny/X for paths; Pretrained init_cfg dicts dropped; CIFAR10 -> TinyCIFAR10."""
     if isinstance(node, str):
         path = node[2:] if node.startswith('./data/') else node
         if path.startswith('data/') and not path.startswith(TINY_DATA_ROOT + '/'):
@@ -64,6 +68,8 @@ def _tiny_node(node: Any) -> Any:
     elif isinstance(node, dict):
         if node.get('type') == 'Pretrained':
             return None
+        if node.get('type') in ('CIFAR10', 'mmpretrain.CIFAR10'):
+            node.update(type=TINY_CIFAR10, download=False)
         if isinstance(node.get('pretrained'), str):  # the older form of a Pretrained init_cfg
             node['pretrained'] = None
     return node

@@ -1,4 +1,5 @@
-"""Make tiny, deterministic datasets in the on-disk formats of COCO, ADE20K, ImageNet and Market-1501.
+"""Make tiny, deterministic datasets in the on-disk formats of the paper's detection, segmentation, re-id and
+classification sets: COCO, ADE20K, Market-1501, ImageNet, CIFAR-10, CUB-200-2011, Oxford-IIIT Pet, Flowers-102.
 
 Every full-scale config runs on CPU once its data root `data/X` is mapped to `data/tiny/X`. Images are
 legible scenes: 2-4 saturated shapes (regular polygons; a "circle" is a 24-gon) on a light gradient
@@ -26,16 +27,41 @@ background with mild Gaussian noise, never overlapping, so every annotation is e
                          (id 0000: false detections, background with shapes) and 3 junk images (id -1:
                          badly cropped persons), as in the real set.
 
+The classification sets below draw each image as ImageNet's do: one shape on a light gradient, the shape
+and color naming the class (`class_look`: the k-th class of a set is the k-th shape of SHAPES and the k-th
+color of PALETTE, cyclically), with the real class ids of a few classes, so labels match the full heads.
+  cifar10/cifar-10-batches-py/
+                         data_batch_1..5 (10 images each, one per class), test_batch (20, two per class),
+                         batches.meta: python pickles (protocol 2) as the real set's: {'batch_label', 'labels'
+                         (0..9), 'data' (N x 3072 uint8, R, G then B planes of 32x32 images), 'filenames'} and
+                         {'num_cases_per_batch', 'label_names' (the 10 real classes), 'num_vis': 3072}.
+                         mmpretrain's CIFAR10 checks the md5 sums of the real files: --tiny reads these with
+                         TinyCIFAR10 (mmdenoiserep/datasets/tiny_cifar.py).
+  CUB_200_2011/          images/<id:03d>.<name>/<name>_<n:04d>_<image id>.jpg, 96x72 (WxH), 5 per class (3
+                         train, 2 test); images.txt "<image id> <path>", image_class_labels.txt "<image id>
+                         <class id>", train_test_split.txt "<image id> <1 train | 0 test>", classes.txt
+                         "<class id> <folder>" (the classes present); 1-based ids, CUB_CLASSES (real ids).
+  Oxford-IIIT_Pets/      images/<breed>_<n>.jpg, 72x96 (WxH), 5 per breed; annotations/{trainval,test}.txt (3 / 2
+                         per breed) lines "<stem> <class id 1..37> <species 1 cat | 2 dog> <breed id>" as in
+                         the real set (PETS_CLASSES; cat breeds capitalized).
+  Flowers102/            jpg/image_%05d.jpg, 80x64 (WxH), 6 per class; imagelabels.mat 'labels' (1 x N uint8, the
+                         1-based class of each 1-based image id), setid.mat 'trnid', 'valid', 'tstid' (1 x n
+                         uint16 image ids, 2 per class each), FLOWERS_CLASSES; written with scipy.io.savemat
+                         (fixed header text) and read by mmpretrain with mat4py.
+
 Each dataset is built in a hidden temp folder next to its target and renamed into place after its
 `.complete` marker (holding VERSION) is written; a complete dataset of the current VERSION is skipped
 unless forced. Same VERSION, same Pillow -> byte-identical files.
 
-Usage: python tools/make_tiny_data.py [--out data/tiny] [--only coco ade imagenet market1501] [--force]
+Usage: python tools/make_tiny_data.py [--out data/tiny] [--force]
+                                     [--only coco ade imagenet market1501 cifar10 cub pets flowers102]
 """
 import argparse
+import io
 import json
 import math
 import os
+import pickle
 import shutil
 import time
 
@@ -89,10 +115,21 @@ MARKET_TRAIN_IDS = (2, 7, 10, 11)
 MARKET_TEST_IDS = (1, 3, 4, 5)
 MARKET_SIZE = (64, 128)  # (W, H), Pillow order
 
-# Data root of each dataset inside its folder <out>/<name>, the unit that is built and replaced at once.
-ROOT_SUBDIRS = {'coco': '.', 'ade': 'ADEChallengeData2016', 'imagenet': '.',
-                'market1501': 'Market-1501-v15.09.15'}
-SEEDS = {'coco': 1, 'ade': 2, 'imagenet': 3, 'market1501': 4}
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
+# (class id, name) of CUB-200-2011 classes, ids as in the real set (labels id - 1 < 200).
+CUB_CLASSES = [(1, 'Black_footed_Albatross'), (17, 'Cardinal'), (47, 'American_Goldfinch'), (73, 'Blue_Jay'),
+               (200, 'Common_Yellowthroat')]
+# (class id, breed, species: 1 cat / 2 dog, breed id within the species) of Oxford-IIIT Pet classes.
+PETS_CLASSES = [(1, 'Abyssinian', 1, 1), (2, 'american_bulldog', 2, 1), (12, 'Egyptian_Mau', 1, 6),
+                (26, 'pug', 2, 18), (37, 'yorkshire_terrier', 2, 25)]
+FLOWERS_CLASSES = (1, 18, 51, 77, 102)  # 1-based Flowers-102 labels
+
+# Data root of each dataset relative to --out, as `data/<root>` in the stock configs (`--tiny` maps `data/` to
+# `data/tiny/`); its first folder is the unit that is built and replaced at once.
+DATA_ROOTS = {'coco': 'coco', 'ade': 'ade/ADEChallengeData2016', 'imagenet': 'imagenet',
+              'market1501': 'market1501/Market-1501-v15.09.15', 'cifar10': 'cifar10', 'cub': 'CUB_200_2011',
+              'pets': 'Oxford-IIIT_Pets', 'flowers102': 'Flowers102'}
+SEEDS = {'coco': 1, 'ade': 2, 'imagenet': 3, 'market1501': 4, 'cifar10': 5, 'cub': 6, 'pets': 7, 'flowers102': 8}
 
 
 # ---------------------------------------------------------------- shared drawing helpers
@@ -146,6 +183,22 @@ def draw_scene(rng, background, grid, kinds):
     return add_noise(image, rng), shapes
 
 
+def class_look(k):
+    """(kind, color) of the k-th class of a classification set: distinct for the first 40 classes."""
+    return list(SHAPES)[k % len(SHAPES)], PALETTE[k % len(PALETTE)]
+
+
+def draw_object(rng, size, kind, color):
+    """One shape on a random background gradient, its radius 28-41% of the shorter side, plus noise."""
+    width, height = size
+    image = gradient_background(size, rng)
+    radius = rng.uniform(min(size) * 18 / 64, min(size) * 26 / 64)
+    cx = width / 2 + rng.uniform(-1, 1) * (width / 2 - 2 - radius)
+    cy = height / 2 + rng.uniform(-1, 1) * (height / 2 - 2 - radius)
+    ImageDraw.Draw(image).polygon(shape_polygon(kind, cx, cy, radius), fill=color)
+    return add_noise(image, rng)
+
+
 def save_image(image, path):
     """Save as PNG (label maps) or JPEG at a fixed quality, by the extension of `path`."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -159,6 +212,21 @@ def write_text(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w', encoding='utf-8') as f:
         f.write(text)
+
+
+def write_bytes(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(data)
+
+
+def mat_file(variables):
+    """MATLAB 5 file bytes (scipy.io.savemat; 1-D arrays become 1 x N) with a fixed header text, not a date."""
+    from scipy.io import savemat
+    buffer = io.BytesIO()
+    savemat(buffer, variables)
+    header = f'MATLAB 5.0 MAT-file, written by {VERSION}'.encode('ascii').ljust(116)
+    return header + buffer.getvalue()[len(header):]
 
 
 def polygon_area(polygon):
@@ -220,25 +288,18 @@ def make_ade(root, rng):
 
 def make_imagenet(root, rng):
     """One centred-ish shape per image; train/<wnid>/ folders, flat val/, meta/<split>.txt lists."""
-    def draw(kind, color):
-        image = gradient_background((64, 64), rng)
-        radius = rng.uniform(18, 26)
-        cx, cy = (32 + rng.uniform(-1, 1) * (30 - radius) for _ in range(2))
-        ImageDraw.Draw(image).polygon(shape_polygon(kind, cx, cy, radius), fill=color)
-        return add_noise(image, rng)
-
     train_lines = []
     for wnid, label, _, kind, color in IMAGENET_CLASSES:
         for n in range(1, 9):
             path = f'{wnid}/{wnid}_{n}.JPEG'
-            save_image(draw(kind, color), os.path.join(root, 'train', path))
+            save_image(draw_object(rng, (64, 64), kind, color), os.path.join(root, 'train', path))
             train_lines.append(f'{path} {label}\n')
     val_classes = [c for c in IMAGENET_CLASSES for _ in range(3)]
     val_lines = []
     for i, index in enumerate(rng.permutation(len(val_classes)).tolist(), start=1):
         _, label, _, kind, color = val_classes[index]
         path = f'ILSVRC2012_val_{i:08d}.JPEG'
-        save_image(draw(kind, color), os.path.join(root, 'val', path))
+        save_image(draw_object(rng, (64, 64), kind, color), os.path.join(root, 'val', path))
         val_lines.append(f'{path} {label}\n')
     write_text(os.path.join(root, 'meta', 'train.txt'), ''.join(train_lines))
     write_text(os.path.join(root, 'meta', 'val.txt'), ''.join(val_lines))
@@ -293,7 +354,80 @@ def make_market1501(root, rng):
         save('bounding_box_test', -1, cam, junk)
 
 
-BUILDERS = {'coco': make_coco, 'ade': make_ade, 'imagenet': make_imagenet, 'market1501': make_market1501}
+def make_cifar10(root, rng):
+    """The python version's pickled batches: 5 train batches of one image per class, a test batch of 2."""
+    numbers = dict.fromkeys(range(len(CIFAR10_CLASSES)), 0)
+
+    def batch(name, labels, batch_label):
+        rows, filenames = [], []
+        for label in labels:
+            image = draw_object(rng, (32, 32), *class_look(label))
+            rows.append(np.asarray(image).transpose(2, 0, 1).reshape(-1))  # R, G, B planes
+            numbers[label] += 1
+            filenames.append(f'{CIFAR10_CLASSES[label]}_s_{numbers[label]:06d}.png')
+        entry = {'batch_label': batch_label, 'labels': labels, 'data': np.stack(rows), 'filenames': filenames}
+        write_bytes(os.path.join(root, 'cifar-10-batches-py', name), pickle.dumps(entry, protocol=2))
+
+    classes = np.arange(len(CIFAR10_CLASSES))
+    for i in range(1, 6):
+        batch(f'data_batch_{i}', rng.permutation(classes).tolist(), f'training batch {i} of 5')
+    batch('test_batch', rng.permutation(np.repeat(classes, 2)).tolist(), 'testing batch 1 of 1')
+    meta = {'num_cases_per_batch': len(classes), 'label_names': list(CIFAR10_CLASSES), 'num_vis': 3072}
+    write_bytes(os.path.join(root, 'cifar-10-batches-py', 'batches.meta'), pickle.dumps(meta, protocol=2))
+
+
+def make_cub(root, rng):
+    """Class folders of images; 1-based image and class ids in the txt files, 3 of 5 images per class train."""
+    images, labels, splits = [], [], []
+    for k, (class_id, name) in enumerate(CUB_CLASSES):
+        train = rng.choice(5, 3, replace=False).tolist()
+        for n in range(5):
+            image_id = len(images) + 1
+            path = f'{class_id:03d}.{name}/{name}_{n + 1:04d}_{image_id}.jpg'
+            save_image(draw_object(rng, (96, 72), *class_look(k)), os.path.join(root, 'images', path))
+            images.append(f'{image_id} {path}\n')
+            labels.append(f'{image_id} {class_id}\n')
+            splits.append(f'{image_id} {int(n in train)}\n')
+    write_text(os.path.join(root, 'images.txt'), ''.join(images))
+    write_text(os.path.join(root, 'image_class_labels.txt'), ''.join(labels))
+    write_text(os.path.join(root, 'train_test_split.txt'), ''.join(splits))
+    write_text(os.path.join(root, 'classes.txt'), ''.join(f'{i} {i:03d}.{name}\n' for i, name in CUB_CLASSES))
+
+
+def make_pets(root, rng):
+    """Flat images/; annotations/{trainval,test}.txt with class, species and breed ids, 2 of 5 per breed test."""
+    lines = {'trainval': [], 'test': []}
+    for k, (class_id, breed, species, breed_id) in enumerate(PETS_CLASSES):
+        test = rng.choice(5, 2, replace=False).tolist()
+        for n in range(5):
+            stem = f'{breed}_{n + 1}'
+            save_image(draw_object(rng, (72, 96), *class_look(k)), os.path.join(root, 'images', stem + '.jpg'))
+            lines['test' if n in test else 'trainval'].append(f'{stem} {class_id} {species} {breed_id}\n')
+    for split, split_lines in lines.items():
+        write_text(os.path.join(root, 'annotations', f'{split}.txt'), ''.join(split_lines))
+
+
+def make_flowers102(root, rng):
+    """jpg/image_%05d.jpg numbered across classes at random; labels and split ids in .mat files, 1-based."""
+    splits, per_split = {'trnid': [], 'valid': [], 'tstid': []}, 2
+    image_ids = iter((rng.permutation(len(FLOWERS_CLASSES) * len(splits) * per_split) + 1).tolist())
+    classes = {}  # image id -> index in FLOWERS_CLASSES
+    for k in range(len(FLOWERS_CLASSES)):
+        for ids in splits.values():
+            for _ in range(per_split):
+                ids.append(next(image_ids))
+                classes[ids[-1]] = k
+    for image_id in sorted(classes):
+        image = draw_object(rng, (80, 64), *class_look(classes[image_id]))
+        save_image(image, os.path.join(root, 'jpg', f'image_{image_id:05d}.jpg'))
+    labels = np.array([FLOWERS_CLASSES[classes[i]] for i in sorted(classes)], dtype=np.uint8)
+    write_bytes(os.path.join(root, 'imagelabels.mat'), mat_file({'labels': labels}))
+    write_bytes(os.path.join(root, 'setid.mat'),
+                mat_file({key: np.array(ids, dtype=np.uint16) for key, ids in splits.items()}))
+
+
+BUILDERS = {'coco': make_coco, 'ade': make_ade, 'imagenet': make_imagenet, 'market1501': make_market1501,
+            'cifar10': make_cifar10, 'cub': make_cub, 'pets': make_pets, 'flowers102': make_flowers102}
 
 
 # ---------------------------------------------------------------- build / CLI
@@ -306,13 +440,19 @@ def is_complete(target):
         return False
 
 
+def unit_folder(name):
+    """The folder under --out that holds dataset `name` (and its marker), built and replaced at once."""
+    return DATA_ROOTS[name].split('/')[0]
+
+
 def build_atomically(name, out_dir):
-    """Build dataset `name` into a temp folder beside out_dir/<name>, then swap it into place."""
-    target = os.path.join(out_dir, name)
-    tmp = os.path.join(out_dir, f'.{name}.tmp-{os.getpid()}')
+    """Build dataset `name` into a temp folder beside its folder under out_dir, then swap it into place."""
+    folder = unit_folder(name)
+    target = os.path.join(out_dir, folder)
+    tmp = os.path.join(out_dir, f'.{folder}.tmp-{os.getpid()}')
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        root = os.path.normpath(os.path.join(tmp, ROOT_SUBDIRS[name]))
+        root = os.path.normpath(os.path.join(tmp, *DATA_ROOTS[name].split('/')[1:]))
         os.makedirs(root)
         BUILDERS[name](root, np.random.default_rng(SEEDS[name]))
         write_text(os.path.join(tmp, MARKER), VERSION + '\n')
@@ -329,10 +469,10 @@ def make_tiny_data(out_dir: str, only=None, force: bool = False) -> dict:
     if unknown:
         raise ValueError(f'unknown dataset(s) {", ".join(unknown)}; choose from {", ".join(BUILDERS)}')
     for name in names:
-        if force or not is_complete(os.path.join(out_dir, name)):
+        if force or not is_complete(os.path.join(out_dir, unit_folder(name))):
             os.makedirs(out_dir, exist_ok=True)
             build_atomically(name, out_dir)
-    return {name: os.path.normpath(os.path.join(out_dir, name, ROOT_SUBDIRS[name])) for name in names}
+    return {name: os.path.normpath(os.path.join(out_dir, DATA_ROOTS[name])) for name in names}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -343,7 +483,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def main(argv=None):
-    parser = OneLineErrorParser(description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out', default='data/tiny', help='output folder (default: data/tiny)')
     parser.add_argument('--only', nargs='+', choices=list(BUILDERS), metavar='NAME',
                         help=f'datasets to build, any of: {" ".join(BUILDERS)} (default: all)')

@@ -54,7 +54,7 @@ def test_tiny_gives_iteration_phases_to_iteration_loops():
 
     from mmdenoiserep.tiny import tiny_config
     cfg = Config.fromfile('configs/fcn_r50_denoiserep_ade20k.py')  # IterBasedTrainLoop (mmseg)
-    del cfg.custom_hooks[0]['by_epoch']
+    cfg.custom_hooks[0].pop('by_epoch', None)  # unset: follows the loop
     hook = tiny_config(cfg).custom_hooks[0]
     assert hook.interval == TINY_ITERS // 4 and hook.get('by_epoch') is None
     epochs = tiny_config(Config.fromfile('configs/resnet50_denoiserep_in1k.py'))

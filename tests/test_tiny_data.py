@@ -1,7 +1,8 @@
-"""tools/make_tiny_data.py: deterministic tiny COCO / ADE20K / ImageNet / Market-1501 in their real formats,
-loaded by the stock mmdet / mmseg / mmpretrain datasets."""
+"""tools/make_tiny_data.py: deterministic tiny COCO / ADE20K / ImageNet / Market-1501 / CIFAR-10 / CUB-200-2011 /
+Oxford-IIIT Pet / Flowers-102 in their real formats, loaded by the stock mmdet / mmseg / mmpretrain datasets."""
 import hashlib
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 from PIL import Image
+
+import mmdenoiserep.tiny_data as mtd
+from mmdenoiserep.tiny import TINY_DATA_ROOT, tiny_config
 
 pytestmark = [pytest.mark.filterwarnings('ignore::DeprecationWarning:pycocotools'),
               pytest.mark.filterwarnings('ignore:`reduce_zero_label` will be deprecated:UserWarning')]
-
-import mmdenoiserep.tiny_data as mtd
 
 SCRIPT = Path(__file__).resolve().parents[1] / 'tools' / 'make_tiny_data.py'
 
@@ -62,10 +65,13 @@ def test_layout_roots_and_speed(tiny):
     assert tiny['seconds'] < 20
     assert tiny['roots'] == {'coco': out / 'coco', 'ade': out / 'ade' / 'ADEChallengeData2016',
                              'imagenet': out / 'imagenet',
-                             'market1501': out / 'market1501' / 'Market-1501-v15.09.15'}
-    assert sorted(os.listdir(out)) == ['ade', 'coco', 'imagenet', 'market1501']  # no temp folders left
-    for name in tiny['roots']:
-        assert (out / name / '.complete').read_text().strip() == mtd.VERSION
+                             'market1501': out / 'market1501' / 'Market-1501-v15.09.15',
+                             'cifar10': out / 'cifar10', 'cub': out / 'CUB_200_2011',
+                             'pets': out / 'Oxford-IIIT_Pets', 'flowers102': out / 'Flowers102'}
+    folders = ['CUB_200_2011', 'Flowers102', 'Oxford-IIIT_Pets', 'ade', 'cifar10', 'coco', 'imagenet', 'market1501']
+    assert sorted(os.listdir(out)) == folders  # no temp folders left
+    for folder in folders:
+        assert (out / folder / '.complete').read_text().strip() == mtd.VERSION
     files = [p for p in out.rglob('*') if p.is_file() and p.name != '.complete']
     ade, market = 'ade/ADEChallengeData2016', 'market1501/Market-1501-v15.09.15'
     assert Counter(str(p.parent.relative_to(out)) for p in files) == {
@@ -73,7 +79,10 @@ def test_layout_roots_and_speed(tiny):
         f'{ade}/images/training': 24, f'{ade}/images/validation': 8,
         f'{ade}/annotations/training': 24, f'{ade}/annotations/validation': 8,
         **{f'imagenet/train/{c[0]}': 8 for c in mtd.IMAGENET_CLASSES}, 'imagenet/val': 15, 'imagenet/meta': 2,
-        f'{market}/bounding_box_train': 24, f'{market}/query': 8, f'{market}/bounding_box_test': 30}
+        f'{market}/bounding_box_train': 24, f'{market}/query': 8, f'{market}/bounding_box_test': 30,
+        'cifar10/cifar-10-batches-py': 7, 'CUB_200_2011': 4,
+        **{f'CUB_200_2011/images/{i:03d}.{name}': 5 for i, name in mtd.CUB_CLASSES},
+        'Oxford-IIIT_Pets/images': 25, 'Oxford-IIIT_Pets/annotations': 2, 'Flowers102': 2, 'Flowers102/jpg': 30}
 
 
 def test_regeneration_is_byte_identical(tiny, tmp_path):
@@ -88,7 +97,10 @@ def test_regeneration_is_byte_identical(tiny, tmp_path):
     ('ade/ADEChallengeData2016/images/*/*.jpg', (128, 128), 'RGB'),
     ('ade/ADEChallengeData2016/annotations/*/*.png', (128, 128), 'L'),
     ('imagenet/*/**/*.JPEG', (64, 64), 'RGB'),
-    ('market1501/Market-1501-v15.09.15/*/*.jpg', (64, 128), 'RGB')])
+    ('market1501/Market-1501-v15.09.15/*/*.jpg', (64, 128), 'RGB'),
+    ('CUB_200_2011/images/*/*.jpg', (96, 72), 'RGB'),
+    ('Oxford-IIIT_Pets/images/*.jpg', (72, 96), 'RGB'),
+    ('Flowers102/jpg/*.jpg', (80, 64), 'RGB')])
 def test_images_open_with_documented_size(tiny, pattern, size, mode):
     paths = list(tiny['out'].glob(pattern))
     assert paths
@@ -209,6 +221,141 @@ def test_imagenet_loads_in_mmpretrain(tiny, split, per_class):
     assert labels == {label: per_class for label in by_label}
 
 
+# Classification sets: {split: number of images}, number of classes of the real set, image size (W, H).
+CLASSIFICATION = {'cifar10': ({'train': 50, 'test': 20}, 10, (32, 32)),
+                  'cub': ({'train': 15, 'test': 10}, 200, (96, 72)),
+                  'pets': ({'trainval': 15, 'test': 10}, 37, (72, 96)),
+                  'flowers102': ({'train': 10, 'val': 10, 'trainval': 20, 'test': 10}, 102, (80, 64))}
+STOCK_TYPES = {'cifar10': 'CIFAR10', 'cub': 'CUB', 'pets': 'OxfordIIITPet', 'flowers102': 'Flowers102'}
+# In mmpretrain's configs/_base_/datasets/.
+STOCK_BASE_CONFIGS = {'cifar10': 'cifar10_bs16.py', 'cub': 'cub_bs8_448.py'}
+# mmpretrain 1.2.0 has no config for these: the data roots their dataset classes document.
+DOCUMENTED_ROOTS = {'pets': 'data/Oxford-IIIT_Pets', 'flowers102': 'data/Flowers102'}
+
+
+def class_ids(name):
+    """The labels (0-based) of the tiny set `name`, in the order of its classes (`class_look`)."""
+    return {'cifar10': list(range(10)), 'cub': [i - 1 for i, _ in mtd.CUB_CLASSES],
+            'pets': [c[0] - 1 for c in mtd.PETS_CLASSES], 'flowers102': [i - 1 for i in mtd.FLOWERS_CLASSES]}[name]
+
+
+def tiny_dataset_entry(name, split):
+    """The stock dataset entry of `split` of `name` as --tiny runs it (`tiny_config`)."""
+    if name in STOCK_BASE_CONFIGS:
+        import mmpretrain
+        base = Path(mmpretrain.__file__).parent / '.mim' / 'configs' / '_base_' / 'datasets'
+        cfg = Config.fromfile(base / STOCK_BASE_CONFIGS[name])
+    else:
+        pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+        dataset = dict(type=STOCK_TYPES[name], data_root=DOCUMENTED_ROOTS[name], split=split, pipeline=pipeline)
+        cfg = Config(dict(train_dataloader=dict(dataset=dataset)))
+    tiny_config(cfg)
+    return next(cfg[key].dataset for key in ('train_dataloader', 'val_dataloader')
+                if key in cfg and cfg[key].dataset.split == split)
+
+
+def build_tiny_dataset(tiny, name, split):
+    from mmengine.registry import DATASETS, DefaultScope
+    entry = tiny_dataset_entry(name, split)
+    assert entry.data_root.rstrip('/') == f'{TINY_DATA_ROOT}/{mtd.DATA_ROOTS[name]}'
+    entry.data_root = str(tiny['roots'][name])
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return DATASETS.build(entry)
+
+
+@pytest.mark.parametrize('name, split', [(name, split) for name, (splits, _, _) in CLASSIFICATION.items()
+                                         for split in splits])
+def test_classification_set_loads_in_mmpretrain_from_its_stock_config(tiny, name, split):
+    from mmpretrain.datasets import CIFAR10
+    dataset = build_tiny_dataset(tiny, name, split)
+    counts, num_classes, size = CLASSIFICATION[name]
+    if name == 'cifar10':  # the --tiny rule: the stock class without the md5 sums of the real files
+        assert type(dataset).__name__ == 'TinyCIFAR10' and isinstance(dataset, CIFAR10) and not dataset.download
+        assert pickle.loads(pickle.dumps(type(dataset))) is type(dataset)
+    else:
+        assert type(dataset).__name__ == STOCK_TYPES[name]
+    assert len(dataset) == counts[split]
+    labels = class_ids(name)
+    labels_seen = Counter()
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        label = info['gt_label']
+        assert 0 <= label < num_classes
+        if name == 'cifar10':
+            pixels = info['img']
+        else:
+            path = Path(info['img_path'])
+            with Image.open(path) as image:
+                assert image.mode == 'RGB'
+                pixels = np.asarray(image)
+        assert pixels.shape == (size[1], size[0], 3)
+        if name == 'cub':
+            assert path.parent.name == f'{label + 1:03d}.{dataset.CLASSES[label]}'
+        elif name == 'pets':
+            assert re.fullmatch(rf'{dataset.CLASSES[label]}_\d+\.jpg', path.name)
+        elif name == 'flowers102':
+            assert re.fullmatch(r'image_\d{5}\.jpg', path.name)
+        _, color = mtd.class_look(labels.index(label))
+        pixels = pixels.reshape(-1, 3)
+        shape = pixels[saturation(pixels) >= 70]
+        assert len(shape) > 0.05 * len(pixels)
+        assert np.abs(shape.mean(0) - color).sum() < 40
+        labels_seen[label] += 1
+    assert labels_seen == dict.fromkeys(labels, counts[split] // len(labels))
+    assert dataset[0]['inputs'].shape[0] == 3  # the tiny pipeline runs
+
+
+@pytest.mark.parametrize('name', CLASSIFICATION)
+def test_classification_splits_partition_the_images(tiny, name):
+    def images(split):
+        dataset = build_tiny_dataset(tiny, name, split)
+        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+        return [info['img'].tobytes() if name == 'cifar10' else info['img_path'] for info in infos]
+
+    splits = {split: images(split) for split in CLASSIFICATION[name][0]}
+    if name == 'flowers102':
+        assert sorted(splits.pop('trainval')) == sorted(splits['train'] + splits['val'])
+    every = [image for split_images in splits.values() for image in split_images]
+    assert len(set(every)) == len(every)
+    if name != 'cifar10':
+        assert {Path(path).name for path in every} == {p.name for p in tiny['roots'][name].rglob('*.jpg')}
+
+
+def test_stock_cifar10_refuses_the_tiny_set(tiny):
+    """Why --tiny swaps CIFAR10 for TinyCIFAR10: the stock class checks the md5 sums of the real files."""
+    from mmpretrain.datasets import CIFAR10
+    with pytest.raises(RuntimeError, match='Cannot find CIFAR10'):
+        CIFAR10(data_root=str(tiny['roots']['cifar10']), split='test', download=False)
+
+
+def test_cifar10_batches_are_pickled_as_the_real_ones(tiny):
+    from mmpretrain.datasets.categories import CIFAR10_CATEGORIES
+    folder = tiny['roots']['cifar10'] / 'cifar-10-batches-py'
+    meta = pickle.loads((folder / 'batches.meta').read_bytes(), encoding='latin1')
+    assert meta == {'num_cases_per_batch': 10, 'label_names': list(CIFAR10_CATEGORIES), 'num_vis': 3072}
+    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        batch = pickle.loads((folder / name).read_bytes(), encoding='latin1')
+        count = 20 if name == 'test_batch' else 10
+        assert sorted(batch) == ['batch_label', 'data', 'filenames', 'labels']
+        assert batch['data'].dtype == np.uint8 and batch['data'].shape == (count, 3072)
+        assert Counter(batch['labels']) == dict.fromkeys(range(10), count // 10)
+        for label, filename in zip(batch['labels'], batch['filenames']):
+            assert re.fullmatch(rf'{CIFAR10_CATEGORIES[label]}_s_\d{{6}}\.png', filename)
+
+
+def test_pets_annotation_ids_follow_the_real_numbering(tiny):
+    """class id: index in the 37 breeds; species 1 for cats (capitalized), 2 for dogs; breed id within species."""
+    from mmpretrain.datasets.categories import OxfordIIITPet_CATEGORIES as breeds
+    lines = [line.split() for split in ('trainval', 'test')
+             for line in (tiny['roots']['pets'] / 'annotations' / f'{split}.txt').read_text().splitlines()]
+    assert len(lines) == 25
+    for stem, class_id, species, breed_id in lines:
+        breed = breeds[int(class_id) - 1]
+        assert re.fullmatch(rf'{breed}_\d+', stem)
+        same_species = [b for b in breeds if b[0].isupper() == breed[0].isupper()]
+        assert (int(species), int(breed_id)) == (1 if breed[0].isupper() else 2, same_species.index(breed) + 1)
+
+
 def parse_market(folder):
     names = sorted(p.name for p in folder.glob('*.jpg'))
     for name in names:
@@ -249,35 +396,40 @@ def test_market1501_colors_identify_persons(tiny):
             assert other == pid or np.abs(centers[other] - centers[pid]).max() > 60
 
 
-def test_complete_datasets_are_skipped_unless_forced_or_incomplete(tmp_path):
-    meta = Path(mtd.make_tiny_data(str(tmp_path), only=['imagenet'])['imagenet']) / 'meta' / 'val.txt'
-    original = meta.read_text()
-    meta.write_text('edited')
-    mtd.make_tiny_data(str(tmp_path), only=['imagenet'])
-    assert meta.read_text() == 'edited'
-    mtd.make_tiny_data(str(tmp_path), only=['imagenet'], force=True)
-    assert meta.read_text() == original
-    meta.write_text('edited')
-    (tmp_path / 'imagenet' / '.complete').unlink()
-    mtd.make_tiny_data(str(tmp_path), only=['imagenet'])
-    assert meta.read_text() == original
-    assert os.listdir(tmp_path) == ['imagenet']
+@pytest.mark.parametrize('name, file', [
+    ('imagenet', 'meta/val.txt'), ('cifar10', 'cifar-10-batches-py/batches.meta'), ('cub', 'images.txt'),
+    ('pets', 'annotations/test.txt'), ('flowers102', 'setid.mat')])
+def test_complete_datasets_are_skipped_unless_forced_or_incomplete(tmp_path, name, file):
+    folder = mtd.unit_folder(name)
+    path = Path(mtd.make_tiny_data(str(tmp_path), only=[name])[name]) / file
+    original = path.read_bytes()
+    path.write_bytes(b'edited')
+    mtd.make_tiny_data(str(tmp_path), only=[name])
+    assert path.read_bytes() == b'edited'
+    mtd.make_tiny_data(str(tmp_path), only=[name], force=True)
+    assert path.read_bytes() == original
+    path.write_bytes(b'edited')
+    (tmp_path / folder / '.complete').unlink()
+    mtd.make_tiny_data(str(tmp_path), only=[name])
+    assert path.read_bytes() == original
+    assert os.listdir(tmp_path) == [folder]
 
 
-def test_failed_build_leaves_no_partial_dataset(tmp_path, monkeypatch):
+@pytest.mark.parametrize('built, fresh', [('imagenet', 'coco'), ('cub', 'pets'), ('flowers102', 'cifar10')])
+def test_failed_build_leaves_no_partial_dataset(tmp_path, monkeypatch, built, fresh):
     def interrupted(root, rng):
         Path(root, 'half.txt').write_text('half')
         raise KeyboardInterrupt
 
-    mtd.make_tiny_data(str(tmp_path), only=['imagenet'])
+    mtd.make_tiny_data(str(tmp_path), only=[built])
     before = sha256_tree(tmp_path)
-    monkeypatch.setitem(mtd.BUILDERS, 'coco', interrupted)
-    monkeypatch.setitem(mtd.BUILDERS, 'imagenet', interrupted)
+    monkeypatch.setitem(mtd.BUILDERS, fresh, interrupted)
+    monkeypatch.setitem(mtd.BUILDERS, built, interrupted)
     with pytest.raises(KeyboardInterrupt):
-        mtd.make_tiny_data(str(tmp_path), only=['coco'])
+        mtd.make_tiny_data(str(tmp_path), only=[fresh])
     with pytest.raises(KeyboardInterrupt):
-        mtd.make_tiny_data(str(tmp_path), only=['imagenet'], force=True)
-    assert os.listdir(tmp_path) == ['imagenet']
+        mtd.make_tiny_data(str(tmp_path), only=[built], force=True)
+    assert os.listdir(tmp_path) == [mtd.unit_folder(built)]
     assert sha256_tree(tmp_path) == before
 
 
@@ -289,10 +441,11 @@ def test_unknown_dataset_name_raises(tmp_path):
 
 def test_cli_only_builds_the_named_datasets(tmp_path):
     out = tmp_path / 'tiny'
-    result = run_cli('--out', str(out), '--only', 'market1501', 'ade')
+    result = run_cli('--out', str(out), '--only', 'market1501', 'ade', 'cub')
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(out)) == ['ade', 'market1501']
+    assert sorted(os.listdir(out)) == ['CUB_200_2011', 'ade', 'market1501']
     assert f"ade: {out / 'ade' / 'ADEChallengeData2016'}" in result.stdout.splitlines()
+    assert f"cub: {out / 'CUB_200_2011'}" in result.stdout.splitlines()
 
 
 @pytest.mark.parametrize('args, word', [(['--only', 'cityscapes'], 'cityscapes'), (['--only'], '--only'),

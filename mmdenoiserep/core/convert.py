@@ -16,9 +16,9 @@ from .layers import PHASES, DenoisingConv2d, DenoisingLayer, DenoisingLinear
 from .schedule import step_coefficients
 from .weight_reads import read_layers, unwrap_owner, wrap_owner
 
-__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'set_phase', 'denoise_loss', 'discard_recorded_calls',
-           'freeze_running_stats', 'fuse_denoisers', 'denoising_layers', 'denoiser_parameters',
-           'denoiser_report']
+__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'set_phase', 'denoise_loss',
+           'discard_recorded_calls', 'freeze_running_stats', 'keeps_running_stats', 'fuse_denoisers',
+           'denoising_layers', 'denoiser_parameters', 'denoiser_report']
 
 logger = logging.getLogger(__name__)
 

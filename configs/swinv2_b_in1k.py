@@ -1,0 +1,4 @@
+# SwinV2-B (window 8, 256px) on ImageNet-1k: the DenoiseRep baseline, mmpretrain's stock config unchanged.
+# Paper (method.md section 6): acc@1 84.20 -> 84.31 with DenoiseRep; mmpretrain reports 84.2 for this
+# config (window 16 gives 84.6).
+_base_ = 'mmpretrain::swin_transformer_v2/swinv2-base-w8_16xb64_in1k-256px.py'

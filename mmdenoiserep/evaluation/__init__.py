@@ -1,0 +1,4 @@
+"""Evaluation metrics registered in ``mmdenoiserep.registry.METRICS`` (config types ``mmdenoiserep.X``)."""
+from .boundary_iou import BoundaryIoUMetric, boundary_intersection_and_union, boundary_width, mask_boundary
+
+__all__ = ['BoundaryIoUMetric', 'boundary_intersection_and_union', 'boundary_width', 'mask_boundary']

@@ -1,0 +1,216 @@
+"""Every experiment of configs/metafile.yml: its three configs (baseline, control, DenoiseRep) exist and load,
+differ exactly where they should (a structural diff of the loaded configs), the DenoiseRep model builds,
+and README.md's model zoo is the one tools/model_zoo.py makes from the metafile.
+
+The experiments are read from the metafile, so a new row is covered without editing this file.
+"""
+import ast
+import functools
+import glob
+import os.path as osp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from config_helpers import load
+from mmengine.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+METAFILE = ROOT / 'configs' / 'metafile.yml'
+MODELS = yaml.safe_load(METAFILE.read_text(encoding='utf-8'))['Models']
+
+#: What the control may change in its baseline: the extra training (a dotted path covers all below it).
+EXTRA_TRAINING = ('train_cfg', 'param_scheduler', 'optim_wrapper', 'default_hooks.checkpoint.interval',
+                  'default_hooks.logger.interval', 'auto_scale_lr', 'find_unused_parameters', 'load_from')
+#: What the DenoiseRep config may change in its control: the method.
+METHOD = ('model.backbone', 'custom_hooks')
+#: The metric keys the toolboxes log (mmdet CocoMetric, mmseg IoUMetric, BoundaryIoUMetric, Accuracy).
+METRICS = {'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'mBIoU', 'accuracy/top1', 'accuracy/top5'}
+#: lambda of the DenoiseRep hook: the authors' 0.01 for classification, 0.1 elsewhere.
+LOSS_WEIGHT = {'Image Classification': 0.01}
+#: DenoiseRep models whose build takes well over a few seconds on 2 CPU cores (ImageNet-size backbones,
+#: large example inputs, or C x C denoisers on 3072/4096-wide layers): their build test is marked slow.
+SLOW_BUILDS = {'mask_rcnn_swinv2_t_denoiserep_coco', 'fcn_r50_denoiserep_ade20k', 'fcn_r101_denoiserep_ade20k',
+               'swinv2_t_denoiserep_in1k', 'swinv2_b_denoiserep_in1k', 'vit_b16_denoiserep_cifar10',
+               'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets', 'vit_b16_denoiserep_flowers102'}
+
+
+def experiments(slow=()):
+    return [pytest.param(m, id=m['Name'], marks=[pytest.mark.slow] if m['Name'] in slow else [])
+            for m in MODELS]
+
+
+def paths(model):
+    """(baseline, control, DenoiseRep) config paths of a metafile model, relative to the repository."""
+    return model['Metadata']['Baseline Config'], model['Metadata']['Control Config'], model['Config']
+
+
+@functools.lru_cache(maxsize=None)
+def config(path: str) -> dict:
+    """The loaded config at full scale, as plain dicts and lists."""
+    return Config.fromfile(str(ROOT / path)).to_dict()
+
+
+def diff(a, b, path=''):
+    """Dotted paths where two config trees differ: a key on one side only, or unequal values (lists and
+    tuples are compared whole)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        paths = []
+        for key in sorted(set(a) | set(b), key=str):
+            sub = f'{path}.{key}' if path else str(key)
+            paths += [sub] if key not in a or key not in b else diff(a[key], b[key], sub)
+        return paths
+    return [] if a == b else [path]
+
+
+def outside(paths, allowed):
+    """The paths that no allowed path covers."""
+    return [p for p in paths if not any(p == a or p.startswith(a + '.') for a in allowed)]
+
+
+def base_of(path: str):
+    """The ``_base_`` that a config file assigns, read without loading it."""
+    tree = ast.parse((ROOT / path).read_text(encoding='utf-8'))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '_base_' for t in node.targets):
+            return ast.literal_eval(node.value)
+    return None
+
+
+def denoiserep_hook(cfg: dict) -> dict:
+    hooks = [h for h in cfg.get('custom_hooks') or [] if h['type'] == 'mmdenoiserep.DenoiseRepHook']
+    assert len(hooks) == 1, cfg.get('custom_hooks')
+    return hooks[0]
+
+
+# the metafile --------------------------------------------------------------------------------------------
+
+def test_metafile_covers_every_denoiserep_config():
+    names = [m['Name'] for m in MODELS]
+    assert len(names) == len(set(names))
+    configs = {osp.relpath(p, ROOT) for p in glob.glob(str(ROOT / 'configs' / '*_denoiserep_*.py'))
+               if not p.endswith('_deploy.py')}
+    assert configs == {m['Config'] for m in MODELS}
+
+
+def test_model_index_imports_the_metafile():
+    index = yaml.safe_load((ROOT / 'model-index.yml').read_text(encoding='utf-8'))
+    assert index['Import'] == ['configs/metafile.yml']
+    modelindex = pytest.importorskip('modelindex.load_model_index')  # mim's reader of model-index.yml
+    loaded = modelindex.load(str(ROOT / 'model-index.yml'))
+    assert sorted(m.name for m in loaded.models) == sorted(m['Name'] for m in MODELS)
+
+
+@pytest.mark.parametrize('model', experiments())
+def test_metafile_entry(model):
+    """Paths exist and follow <exp>_<data>.py, <exp>_control_<data>.py, <exp>_denoiserep_<data>.py; each
+    inherits the one before; results say their source and arm and use the toolboxes' metric names."""
+    baseline, control, denoiserep = paths(model)
+    for path in (baseline, control, denoiserep):
+        assert (ROOT / path).is_file(), path
+    exp, data = osp.basename(denoiserep)[:-3].split('_denoiserep_')
+    assert (baseline, control) == (f'configs/{exp}_{data}.py', f'configs/{exp}_control_{data}.py')
+    assert model['Name'] == f'{exp}_denoiserep_{data}' and model['In Collection'] == 'DenoiseRep'
+    assert base_of(denoiserep) == f'./{osp.basename(control)}'
+    assert base_of(control) == f'./{osp.basename(baseline)}'
+    meta = model['Metadata']
+    assert {'Task', 'Dataset', 'Backbone'} <= set(meta)
+    paper_arms = []
+    for result in model['Results']:
+        assert result['Source'] in ('paper', 'measured') and result['Arm'] in ('baseline', 'control', 'denoiserep')
+        assert (result['Task'], result['Dataset']) == (meta['Task'], meta['Dataset'])
+        assert result['Metrics'] and set(result['Metrics']) <= METRICS, result['Metrics']
+        if result['Source'] == 'paper':
+            paper_arms.append(result['Arm'])
+    assert sorted(paper_arms) in ([], ['baseline', 'denoiserep'])
+
+
+# the three configs ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('model', experiments())
+def test_configs_differ_only_by_extra_training_and_method(model):
+    baseline, control, denoiserep = (config(p) for p in paths(model))
+    assert outside(diff(baseline, control), EXTRA_TRAINING) == []
+    assert outside(diff(control, denoiserep), METHOD) == []
+    assert outside(diff(baseline, denoiserep), EXTRA_TRAINING + METHOD) == []
+
+    # the control is extra training from the trained baseline, under the DDP settings of DenoiseRep
+    assert control['find_unused_parameters'] is True and 'train_cfg' in ' '.join(diff(baseline, control))
+    name = osp.basename(paths(model)[0])[:-3]
+    load_from = control['load_from']
+    assert load_from.startswith(('https://download.openmmlab.com/', f'work_dirs/{name}/')), load_from
+
+
+@pytest.mark.parametrize('model', experiments())
+def test_denoiserep_adds_exactly_the_method(model):
+    baseline, _, denoiserep = (config(p) for p in paths(model))
+    wrapper = denoiserep['model']['backbone']
+    assert wrapper['type'] == 'mmdenoiserep.DenoiseRepBackbone' and not wrapper.get('deploy')
+    assert wrapper['backbone'] == baseline['model']['backbone']
+    hook = denoiserep_hook(denoiserep)
+    others = [h for h in denoiserep['custom_hooks'] if h is not hook]
+    assert others == (baseline.get('custom_hooks') or [])  # the baseline's own hooks are kept
+    assert hook['loss_weight'] == LOSS_WEIGHT.get(model['Metadata']['Task'], 0.1)
+    assert 'by_epoch' not in hook  # phases count what the train loop counts
+    loop = denoiserep['train_cfg']  # the extra schedule is the phases, each once
+    length = loop['max_iters'] if 'max_iters' in loop else loop['max_epochs']
+    assert length == len(hook['phases']) * hook['interval'] and set(hook['phases']) == {'denoise', 'finetune'}
+
+
+@pytest.mark.parametrize('model', experiments(slow=SLOW_BUILDS))
+def test_denoiserep_model_builds_at_tiny_scale(model):
+    from mmengine.registry import MODELS as REGISTRY
+    from mmengine.registry import init_default_scope
+    from mmengine.utils import import_modules_from_strings
+
+    from mmdenoiserep import denoising_layers
+    cfg = load(model['Config'])  # the --tiny rules (no pretrained weights)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does (mmpretrain configs)
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    built = REGISTRY.build(model_cfg)
+    layers = [name for name, _ in denoising_layers(built)]
+    assert layers and all(name.startswith('backbone.') for name in layers)
+
+
+# the README's model zoo ----------------------------------------------------------------------------------
+
+def model_zoo(*args):
+    return subprocess.run([sys.executable, str(ROOT / 'tools' / 'model_zoo.py'), *map(str, args)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_readme_model_zoo_is_up_to_date():
+    result = model_zoo('--check')
+    assert result.returncode == 0, result.stderr
+
+
+def test_model_zoo_check_fails_on_an_edited_readme_and_regenerates_it(tmp_path):
+    readme = tmp_path / 'README.md'
+    shutil.copy(ROOT / 'README.md', readme)
+    original = readme.read_text(encoding='utf-8')
+    row = next(line for line in original.splitlines() if line.startswith('| Object Detection |'))
+    readme.write_text(original.replace(row, row.replace('0.4', '0.5', 1)), encoding='utf-8')
+
+    result = model_zoo('--check', '--readme', readme)
+    assert result.returncode == 1 and 'out of date' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    assert model_zoo('--readme', readme).returncode == 0
+    assert readme.read_text(encoding='utf-8') == original
+    assert model_zoo('--check', '--readme', readme).returncode == 0
+
+
+def test_model_zoo_without_markers_is_a_one_line_error(tmp_path):
+    readme = tmp_path / 'README.md'
+    readme.write_text('# no table here\n', encoding='utf-8')
+    result = model_zoo('--readme', readme)
+    assert result.returncode != 0 and 'model-zoo:start' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert readme.read_text(encoding='utf-8') == '# no table here\n'
