@@ -8,7 +8,8 @@ One rule set for every config, applied to the loaded Config (the config files st
 - loaders: batch size 2, no worker processes;
 - schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
 - image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64), and what
-  is tied to them: batch-resize ranges, and RandomAffine's ``border`` (minus half of the mosaic size);
+  is tied to them: batch-resize ranges, RandomAffine's ``border`` (minus half of the mosaic size), and
+  ``pad_small_map=True`` for mmpretrain's Swin/SwinV2 (tiny maps are smaller than their windows);
 - no downloads: ``init_cfg`` of type 'Pretrained', ``pretrained`` paths and ``load_from`` are dropped
   (``--cfg-options`` given after ``--tiny`` still set them);
 - hooks: log every 5 iterations, checkpoint every epoch, DenoiseRepHook phases of one epoch each (of
@@ -107,6 +108,16 @@ def _flatten(transforms):
             yield from _flatten(item)
 
 
+def _pad_small_windows(node: Any, default_scope) -> Any:
+    """mmpretrain's Swin/SwinV2 refuse maps smaller than a window, as tiny images make in the last stages,
+    unless ``pad_small_map=True`` (what their detection configs set): set it."""
+    if isinstance(node, dict) and isinstance(node.get('type'), str):
+        scope, _, name = node['type'].rpartition('.')
+        if name in ('SwinTransformer', 'SwinTransformerV2') and (scope or default_scope) == 'mmpretrain':
+            node['pad_small_map'] = True
+    return node
+
+
 def tiny_config(cfg: Config) -> Config:
     """Rewrite ``cfg`` in place (and return it) to run on the tiny data in seconds on a CPU."""
     for key in list(cfg.keys()):
@@ -116,6 +127,7 @@ def tiny_config(cfg: Config) -> Config:
     cfg.load_from = None
 
     model = cfg.get('model', {})
+    _map(model, lambda node: _pad_small_windows(node, cfg.get('default_scope')))
     preprocessor = model.get('data_preprocessor') or {}
     if 'size' in preprocessor:
         preprocessor['size'] = _shrink(preprocessor['size'])

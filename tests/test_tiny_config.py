@@ -116,3 +116,22 @@ def test_transform_lists_of_hooks_shrink_too():
     cfg = Config(dict(custom_hooks=[dict(type='PipelineSwitchHook', switch_epoch=280, switch_pipeline=[
         dict(type='RandomResize', scale=(640, 640), ratio_range=(0.1, 2.0))])], train_cfg=dict(max_epochs=300)))
     assert tiny_config(cfg).custom_hooks[0].switch_pipeline[0]['scale'] == (64, 64)
+
+
+@pytest.mark.parametrize('config', ['configs/swinv2_t_denoiserep_in1k.py', 'configs/swinv2_t_in1k.py'])
+def test_swin_classifiers_take_tiny_images(config):
+    """A 64-pixel image leaves SwinV2-T's last stages smaller than its 8x8 windows: --tiny pads them."""
+    import torch
+    from mmengine.registry import MODELS, init_default_scope
+    cfg = load(config)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 64, 64))
+    assert out.shape == (1, 1000)
+    assert 'pad_small_map' not in str(load(config, tiny=False).model)
+    from mmengine.config import Config
+
+    from mmdenoiserep.tiny import tiny_config
+    mmdet_swin = Config(dict(default_scope='mmdet', model=dict(backbone=dict(type='SwinTransformer'))))
+    assert 'pad_small_map' not in tiny_config(mmdet_swin).model.backbone  # mmdet's Swin has no such argument
