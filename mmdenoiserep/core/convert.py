@@ -16,7 +16,7 @@ from .layers import PHASES, DenoisingConv2d, DenoisingLayer, DenoisingLinear
 from .schedule import step_coefficients
 from .weight_reads import read_layers, unwrap_owner, wrap_owner
 
-__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'set_phase', 'denoise_loss',
+__all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'selected_layers', 'set_phase', 'denoise_loss',
            'discard_recorded_calls', 'freeze_running_stats', 'keeps_running_stats', 'fuse_denoisers',
            'denoising_layers', 'denoiser_parameters', 'denoiser_report']
 
@@ -144,15 +144,10 @@ def add_denoisers(model: nn.Module,
     for layer_type in layer_types:
         if layer_type is not nn.MultiheadAttention:
             _denoising_class(layer_type)  # raises for a type that cannot be converted
-    include = _as_patterns(include, 'include')
-    exclude = _as_patterns(exclude, 'exclude')
     if denoising_layers(model):
         raise ValueError('model already has denoising layers; call add_denoisers once per model')
 
-    candidates = {
-        name: module for name, module in convertible_layers(model, layer_types)
-        if (include is None or _matches(name, include)) and not _matches(name, exclude)
-    }
+    candidates = selected_layers(model, layer_types, include, exclude)
     if not candidates:
         raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
                          f'include={include!r}, exclude={exclude!r}')
@@ -168,21 +163,19 @@ def add_denoisers(model: nn.Module,
     if len(names) > num_steps:
         raise ValueError(f'{len(names)} layers need num_steps >= {len(names)}, got {num_steps}')
 
-    replacements, attentions = {}, set()
-    attention_of = {id(m.out_proj): m for m in model.modules() if convertible_attention(m)}
+    replacements = {}
     for index, name in enumerate(names):
         layer = candidates[name]
         coefficients = step_coefficients(len(names) - index, num_steps, beta_range)
         if convertible_attention(layer):  # its in_proj (see attention.py)
             layer.in_proj = DenoisingInProjection(layer, coefficients, noise_loss)
-            attentions.add(layer)
         else:
             replacements[id(layer)] = _denoising_class(type(layer)).from_plain(layer, coefficients, noise_loss)
-            if id(layer) in attention_of:
-                attentions.add(attention_of[id(layer)])
     _swap_modules(model, replacements)
-    for attention in attentions:
-        wrap_attention(attention)
+    for module in model.modules():
+        if convertible_attention(module) and (isinstance(getattr(module, 'in_proj', None), DenoisingLayer)
+                                             or isinstance(module.out_proj, DenoisingLayer)):
+            wrap_attention(module)
     owners = read_layers(model)
     for owner_name in sorted({owners[name] for name in names if name in owners}):
         prefix = f'{owner_name}.' if owner_name else ''
@@ -209,6 +202,16 @@ def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...]):
             yield f'{name}.out_proj', module.out_proj
         elif type(module) in layer_types and id(module) not in out_projs:
             yield name, module
+
+
+def selected_layers(model: nn.Module, layer_types: Tuple[type, ...],
+                    include: Union[str, Sequence[str], None] = None,
+                    exclude: Union[str, Sequence[str], None] = None) -> Dict[str, nn.Module]:
+    """{name: module} of the `convertible_layers` whose name matches ``include`` (None: all) and not
+    ``exclude`` (glob patterns): what `add_denoisers` converts, before the example forward."""
+    include, exclude = _as_patterns(include, 'include'), _as_patterns(exclude, 'exclude')
+    return {name: module for name, module in convertible_layers(model, tuple(layer_types))
+            if (include is None or _matches(name, include)) and not _matches(name, exclude)}
 
 
 def _swap_modules(model: nn.Module, replacements: Dict[int, nn.Module]) -> None:

@@ -19,7 +19,6 @@ owner module reads instead (mmpretrain's SwinV2 qkv, see ``weight_readers.py``),
 out_proj of nn.MultiheadAttention (MiT; see `mmdenoiserep.core.attention`). The build log reports
 converted/selected layers.
 """
-import fnmatch
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -27,7 +26,7 @@ from mmcv.cnn.bricks import wrappers
 from mmengine.logging import print_log
 from torch import nn
 
-from ..core import add_denoisers, convertible_layers, denoiser_report, denoising_layers
+from ..core import add_denoisers, convertible_layers, denoiser_report, denoising_layers, selected_layers
 from ..registry import MODELS
 
 __all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip_denoiserep']
@@ -75,8 +74,7 @@ def build_denoiserep_backbone(backbone: dict,
     param = next(model.parameters())
     example = torch.zeros(*example_input_shape, dtype=param.dtype, device=param.device)
     layers = [name for name, _ in convertible_layers(model, LAYER_TYPES)]
-    selected = [name for name in layers if (include is None or _matches_any(name, include))
-                and not _matches_any(name, exclude)]
+    selected = selected_layers(model, LAYER_TYPES, include, exclude)
     add_denoisers(model, include=include, exclude=exclude, num_steps=num_steps, beta_range=beta_range,
                   example_inputs=example, layer_types=LAYER_TYPES, noise_loss=noise_loss)
     print_log(f'DenoiseRepBackbone: {type(model).__name__}: {len(denoising_layers(model))} of {len(selected)} '
@@ -85,9 +83,6 @@ def build_denoiserep_backbone(backbone: dict,
               logger='current')
     return model
 
-
-def _matches_any(name: str, patterns) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in ((patterns,) if isinstance(patterns, str) else patterns or ()))
 
 
 def strip_denoiserep(cfg):
