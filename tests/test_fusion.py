@@ -43,8 +43,13 @@ def make_denoising(plain, seed, step, num_steps=20, beta_range=(1e-2, 0.2)):
 def check_fusion(layer, x):
     reference = two_branch_reference(layer, x)
     layer.eval()
-    torch.testing.assert_close(layer(x), reference, **TOL)  # on-the-fly fused path
+    output = layer(x)
+    torch.testing.assert_close(output, reference, **TOL)  # on-the-fly fused path
+    # ... in the stock layer's memory layout (mmcv's CPU RoIAlign misreads channels-last features)
+    assert output.stride() == reference.stride()
+    weight_strides = layer.weight.stride()
     plain = fuse_denoisers(layer)
+    assert plain.weight.stride() == weight_strides
     assert type(plain) is layer._plain_type() in (nn.Linear, nn.Conv2d)  # the exact stock class
     assert (plain.bias is None) == (layer.bias is None)
     assert set(plain.state_dict()) == {'weight'} | ({'bias'} if layer.bias is not None else set())
@@ -120,6 +125,15 @@ def test_fused_path_gradients_match_two_branch(plain):
     assert len(grads[0]) == 4
     for fused_grad, reference_grad in zip(*grads):
         torch.testing.assert_close(fused_grad, reference_grad, **TOL)
+
+
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_fused_weight_keeps_the_layout_of_the_weight(memory_format):
+    """W' has W's strides, so a channels-last model stays channels-last and a stock one stays stock."""
+    from mmdenoiserep.core import fuse_denoiser_weights
+    weight = torch.randn(6, 2, 3, 3).contiguous(memory_format=memory_format)
+    fused, _ = fuse_denoiser_weights(weight, None, torch.randn(4, 2), None, 0.9, 0.1, groups=2)
+    assert fused.stride() == weight.stride() and fused.is_contiguous(memory_format=memory_format)
 
 
 def test_bias_free_layer_gets_bias_free_denoiser():

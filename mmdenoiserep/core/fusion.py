@@ -29,7 +29,8 @@ def fuse_denoiser_weights(weight: Tensor, bias: Optional[Tensor], noise_weight: 
         groups: g, the layer's number of groups (1 for Linear).
 
     Returns:
-        (W', b'): W' = W (c3 I - c1 A) with W's shape; b' = b - c1 W a (None if ``bias`` is None).
+        (W', b'): W' = W (c3 I - c1 A) with W's shape and memory layout (strides); b' = b - c1 W a (None
+        if ``bias`` is None).
     """
     if bias is None and noise_bias is not None:
         raise ValueError('a bias-free layer needs a bias-free denoiser, or fusion would add a bias')
@@ -42,6 +43,10 @@ def fuse_denoiser_weights(weight: Tensor, bias: Optional[Tensor], noise_weight: 
     eye = torch.eye(group_channels, dtype=weight.dtype, device=weight.device)
     mix = c3 * eye - c1 * a_mat  # (g, C/g, C/g)
     fused_weight = torch.einsum('gojk,gji->goik', w, mix).reshape(weight.shape)
+    # The einsum's output layout is its own (channels-last for a conv); give W' the layout of W, so that
+    # the layer's output has the stock layout: kernels that assume contiguous inputs (mmcv's RoIAlign on
+    # the CPU) read other layouts wrongly, and the deployed model runs with the stock layer's strides.
+    fused_weight = torch.empty_like(weight).copy_(fused_weight)
     if noise_bias is None:
         return fused_weight, bias
     shift = torch.einsum('gojk,gj->go', w, noise_bias.reshape(groups, group_channels))
