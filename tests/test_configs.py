@@ -11,16 +11,12 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from config_helpers import load
+from config_helpers import EXPERIMENTS as MODELS
+from config_helpers import ROOT, experiments, load, paths
 from mmengine.config import Config
-
-ROOT = Path(__file__).resolve().parents[1]
-METAFILE = ROOT / 'configs' / 'metafile.yml'
-MODELS = yaml.safe_load(METAFILE.read_text(encoding='utf-8'))['Models']
 
 #: What the control may change in its baseline: the extra training (a dotted path covers all below it).
 EXTRA_TRAINING = ('train_cfg', 'param_scheduler', 'optim_wrapper', 'default_hooks.checkpoint.interval',
@@ -32,20 +28,11 @@ METRICS = {'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'mBIoU', 'accuracy/top1', '
 #: lambda of the DenoiseRep hook: the authors' 0.01 for classification, 0.1 elsewhere.
 LOSS_WEIGHT = {'Image Classification': 0.01}
 #: DenoiseRep models whose build takes well over a few seconds on 2 CPU cores (ImageNet-size backbones,
-#: large example inputs, or C x C denoisers on 3072/4096-wide layers): their build test is marked slow.
+#: large example inputs, or C x C denoisers on 3072/4096-wide layers): tests/test_experiments.py builds
+#: them (slow), this module only the others.
 SLOW_BUILDS = {'mask_rcnn_swinv2_t_denoiserep_coco', 'fcn_r50_denoiserep_ade20k', 'fcn_r101_denoiserep_ade20k',
                'swinv2_t_denoiserep_in1k', 'swinv2_b_denoiserep_in1k', 'vit_b16_denoiserep_cifar10',
                'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets', 'vit_b16_denoiserep_flowers102'}
-
-
-def experiments(slow=()):
-    return [pytest.param(m, id=m['Name'], marks=[pytest.mark.slow] if m['Name'] in slow else [])
-            for m in MODELS]
-
-
-def paths(model):
-    """(baseline, control, DenoiseRep) config paths of a metafile model, relative to the repository."""
-    return model['Metadata']['Baseline Config'], model['Metadata']['Control Config'], model['Config']
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,7 +147,7 @@ def test_denoiserep_adds_exactly_the_method(model):
     assert length == len(hook['phases']) * hook['interval'] and set(hook['phases']) == {'denoise', 'finetune'}
 
 
-@pytest.mark.parametrize('model', experiments(slow=SLOW_BUILDS))
+@pytest.mark.parametrize('model', experiments(only={m['Name'] for m in MODELS} - SLOW_BUILDS))
 def test_denoiserep_model_builds_at_tiny_scale(model):
     from mmengine.registry import MODELS as REGISTRY
     from mmengine.registry import init_default_scope

@@ -1,0 +1,132 @@
+"""Every experiment of configs/metafile.yml, end to end on the tiny data (slow): its DenoiseRep config
+trains with ``tools/train.py --tiny`` through both phases, ``tools/fuse_ckpt.py`` fuses the checkpoint, and
+the *baseline* config's model loads the fused checkpoint exactly (the keys of its own state_dict, no
+``.denoiser.`` key) and gives the unfused model's outputs on a test batch (1e-4, float32).
+
+The experiments are read from the metafile, so a new row is covered without editing this file. To fit
+18 experiments into the CI budget, each epoch runs on 4 training images (2 iterations), validation and
+test on 2 images, and an iteration-based loop runs one denoise and one finetune phase of --tiny's length.
+"""
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from config_helpers import ROOT, experiments, load, paths
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import Runner
+from mmengine.utils import import_modules_from_strings
+
+from mmdenoiserep import denoising_layers
+from mmdenoiserep.tiny import TINY_ITERS
+from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+
+pytestmark = pytest.mark.slow
+RTOL = 1e-4  # max |fused - unfused| relative to max(1, max |unfused|), as tools/fuse_ckpt.py checks
+
+
+def run(*args, timeout=900):
+    result = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    return result.stdout + result.stderr
+
+
+def leaf_dataset_key(dataset: dict, key: str) -> str:
+    """The dotted key of the dataset inside dataset wrappers (RepeatDataset, ClassBalancedDataset, ...)."""
+    while 'dataset' in dataset:
+        dataset, key = dataset['dataset'], f'{key}.dataset'
+    assert 'datasets' not in dataset, f'{key}: a ConcatDataset needs its own rule here'
+    return key
+
+
+def short_run_options(config: str) -> list:
+    """--cfg-options (applied after --tiny) that keep this experiment's tiny run short."""
+    cfg = load(config)
+    options = [f'{leaf_dataset_key(cfg.train_dataloader.dataset, "train_dataloader.dataset")}.indices=4']
+    options += [f'{loader}.dataset.indices=2' for loader in ('val_dataloader', 'test_dataloader')]
+    if 'max_iters' in cfg.train_cfg:  # --tiny gives each phase TINY_ITERS // 4 iterations
+        iters = 2 * (TINY_ITERS // 4)
+        options += [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}']
+    return options
+
+
+def build_model(config: str, options: list, checkpoint: str) -> torch.nn.Module:
+    cfg = load(config, *options)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope(cfg.default_scope)
+    model_cfg = cfg.model
+    if cfg.get('data_preprocessor') is not None:  # as the Runner does (mmpretrain configs)
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
+    load_state_dict_exact(model, load_checkpoint_file(checkpoint)['state_dict'])
+    return model.eval()
+
+
+def first_test_batch(config: str, options: list) -> dict:
+    cfg = load(config, *options)
+    init_default_scope(cfg.default_scope)
+    return next(iter(Runner.build_dataloader(cfg.test_dataloader)))
+
+
+def tensors(output) -> list:
+    """The tensors of a ``mode='tensor'`` output (a tensor, or nested tuples/lists/dicts of them)."""
+    if torch.is_tensor(output):
+        return [output]
+    if isinstance(output, dict):
+        output = list(output.values())
+    return [t for item in output or [] for t in tensors(item)]
+
+
+@torch.no_grad()
+def outputs(model: torch.nn.Module, batch: dict, proposals=None) -> tuple:
+    """(tensors, proposals): the features (``extract_feat``) and the ``mode='tensor'`` outputs of ``model``
+    on ``batch``. A two-stage detector's RoI head runs on the given ``proposals`` (default: its own), since
+    the near-tied RPN scores of a barely trained model reorder under float32 rounding."""
+    data = model.data_preprocessor(batch, False)
+    features = model.extract_feat(data['inputs'])
+    if not getattr(model, 'with_rpn', False):
+        return tensors(features) + tensors(model(**data, mode='tensor')), None
+    if proposals is None:
+        proposals = model.rpn_head.predict(features, data['data_samples'], rescale=False)
+    heads = (model.rpn_head(features), model.roi_head.forward(features, proposals, data['data_samples']))
+    return tensors(features) + tensors(heads), proposals
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize('model', experiments())
+def test_experiment_trains_fuses_and_loads_into_its_baseline(model, tmp_path):
+    baseline, _, denoiserep = paths(model)
+    options = short_run_options(denoiserep)
+
+    work = tmp_path / 'train'
+    log = run('tools/train.py', denoiserep, '--tiny', '--work-dir', work, '--cfg-options', *options)
+    assert "phase 'denoise' from" in log and "phase 'finetune' from" in log
+    converted, selected, total = map(int, re.search(
+        r'DenoiseRepBackbone: \w+: (\d+) of (\d+) selected Linear/Conv2d layers converted \(\d+ of (\d+)',
+        log).groups())
+    assert converted == selected > 0
+    checkpoint = (work / 'last_checkpoint').read_text().strip()
+
+    fused = tmp_path / 'fused.pth'
+    log = run('tools/fuse_ckpt.py', denoiserep, checkpoint, fused, '--tiny', '--baseline-config', baseline)
+    n_unfused, n_fused = map(int, re.search(r'parameters: (\d+) unfused -> (\d+) fused', log).groups())
+
+    unfused_model = build_model(denoiserep, options, checkpoint)
+    fused_model = build_model(baseline, options, fused)  # exactly the baseline's keys
+    assert not denoising_layers(fused_model)
+    assert not any('.denoiser.' in key for key in fused_model.state_dict())
+    assert sum(p.numel() for p in fused_model.parameters()) == n_fused < n_unfused
+
+    batch = first_test_batch(baseline, options)
+    expected, proposals = outputs(unfused_model, batch)
+    actual, _ = outputs(fused_model, batch, proposals)
+    assert len(actual) == len(expected) > 0
+    scale = max(1.0, max(e.abs().max().item() for e in expected))
+    for a, e in zip(actual, expected):
+        assert a.shape == e.shape
+        assert (a - e).abs().max().item() <= RTOL * scale
+    print(f'{model["Name"]}: {converted} of {total} layers converted; '
+          f'parameters {n_unfused} training -> {n_fused} fused')
