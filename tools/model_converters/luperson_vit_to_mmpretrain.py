@@ -1,0 +1,109 @@
+"""Convert a LUPerson self-supervised ViT checkpoint (TransReID-SSL) into mmpretrain's VisionTransformer keys.
+
+    python tools/model_converters/luperson_vit_to_mmpretrain.py SRC DST [--img-size 256 128] [--hw-ratio 2]
+
+SRC is one of the checkpoints the TransReID-SSL authors start their re-id training from (github.com/damo-cv/
+TransReID-SSL, "Pre-trained models": ViT-S/16 vit_small_cfs_lup.pth, ViT-B/16+ICS vit_base_ics_cfs_lup.pth):
+a DINO checkpoint (the ``teacher`` network, keys ``backbone.*``) or a bare timm ViT state_dict. DST holds
+``state_dict`` with the keys of mmpretrain's ``VisionTransformer``, for the re-id configs'
+``init_cfg=dict(type='Pretrained', checkpoint=DST)``. The position embedding is resized to the patch grid
+of ``--img-size`` (H W) as TransReID-SSL's ``load_param`` does: the pre-training grid has H = hw_ratio x W.
+The DINO projection head, the classifier and distillation tokens are dropped. Writes DST atomically.
+"""
+import argparse
+import math
+import re
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from mmdenoiserep.utils import InputError, load_checkpoint_file, save_atomically
+
+#: timm ViT key pattern -> mmpretrain VisionTransformer key
+RENAMES = [
+    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
+    (r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
+    (r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
+    (r'^blocks\.(\d+)\.attn\.', r'layers.\1.attn.'),
+    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
+    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
+    (r'^norm\.', 'ln1.'),
+    (r'^(cls_token|pos_embed)$', r'\1'),
+]
+DROPPED = ('head', 'dist_token', 'pre_logits', 'fc_norm')
+
+
+def timm_state_dict(checkpoint: dict) -> dict:
+    """The ViT weights of a DINO checkpoint (``teacher``, ``backbone.*``), or the checkpoint's own state_dict."""
+    for key in ('teacher', 'model', 'state_dict'):
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+    state = {}
+    for key, value in checkpoint.items():
+        key = key[len('module.'):] if key.startswith('module.') else key
+        if key.startswith('backbone.'):
+            key = key[len('backbone.'):]
+        elif any(k.startswith('backbone.') for k in checkpoint):
+            continue  # a DINO network: its projection head is not part of the ViT
+        state[key] = value
+    return state
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple, hw_ratio: int) -> torch.Tensor:
+    """(1, 1 + h*w, C) -> (1, 1 + H*W, C) for grid (H, W), the source grid having h = hw_ratio * w (bilinear,
+    as TransReID-SSL's ``resize_pos_embed``)."""
+    cls_token, tokens = pos_embed[:, :1], pos_embed[:, 1:]
+    old_h = int(math.sqrt(tokens.shape[1] * hw_ratio))
+    old_w = old_h // hw_ratio
+    if old_h * old_w != tokens.shape[1]:
+        raise InputError(f'pos_embed with {tokens.shape[1]} patches is no h x w grid with h = {hw_ratio} w '
+                         '(--hw-ratio)')
+    tokens = tokens.reshape(1, old_h, old_w, -1).permute(0, 3, 1, 2)
+    tokens = F.interpolate(tokens, size=grid, mode='bilinear').permute(0, 2, 3, 1).reshape(1, -1, cls_token.shape[2])
+    return torch.cat([cls_token, tokens], dim=1)
+
+
+def convert(checkpoint: dict, grid: tuple, hw_ratio: int = 2) -> dict:
+    """mmpretrain VisionTransformer state_dict of a LUPerson/timm ViT checkpoint, pos_embed on ``grid``."""
+    converted = {}
+    for key, value in timm_state_dict(checkpoint).items():
+        if key.split('.')[0] in DROPPED:
+            continue
+        for pattern, replacement in RENAMES:
+            if re.match(pattern, key):
+                converted[re.sub(pattern, replacement, key)] = value
+                break
+        else:
+            raise InputError(f'unexpected key {key!r}: not a timm/DINO ViT checkpoint')
+    if 'pos_embed' not in converted or 'patch_embed.projection.weight' not in converted:
+        raise InputError('no pos_embed/patch_embed in the checkpoint: not a timm/DINO ViT checkpoint')
+    if converted['pos_embed'].shape[1] != 1 + grid[0] * grid[1]:
+        converted['pos_embed'] = resize_pos_embed(converted['pos_embed'], grid, hw_ratio)
+    return converted
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('src', help='LUPerson ViT checkpoint (DINO or timm)')
+    parser.add_argument('dst', help='path of the mmpretrain checkpoint to write')
+    parser.add_argument('--img-size', type=int, nargs=2, default=(256, 128), metavar=('H', 'W'))
+    parser.add_argument('--patch-size', type=int, default=16)
+    parser.add_argument('--hw-ratio', type=int, default=2, help='H / W of the pre-training patch grid')
+    args = parser.parse_args()
+    try:
+        try:  # DINO checkpoints also hold its argparse.Namespace: allowed here, for this load only
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                checkpoint = load_checkpoint_file(args.src)
+        except Exception as error:
+            raise InputError(f'cannot read {args.src}: {str(error).splitlines()[0]}') from error
+        grid = (args.img_size[0] // args.patch_size, args.img_size[1] // args.patch_size)
+        state_dict = convert(checkpoint, grid, args.hw_ratio)
+        save_atomically(dict(state_dict=state_dict), args.dst)
+    except InputError as error:
+        sys.exit(f'luperson_vit_to_mmpretrain.py: error: {error}')
+    print(f'{len(state_dict)} tensors, pos_embed {tuple(state_dict["pos_embed"].shape)}; wrote {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
