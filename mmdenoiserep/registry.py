@@ -3,15 +3,18 @@
 Config types written ``mmdenoiserep.X`` resolve from any OpenMMLab toolbox: the registry imports this
 module, whose lazy ``locations`` import the modules that register X.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'HOOKS', 'METRICS', 'DATASETS']
+__all__ = ['MODELS', 'HOOKS', 'METRICS', 'DATASETS', 'DATA_SAMPLERS']
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmdenoiserep', locations=['mmdenoiserep.models'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmdenoiserep', locations=['mmdenoiserep.engine'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmdenoiserep', locations=['mmdenoiserep.evaluation'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmdenoiserep', locations=['mmdenoiserep.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mmdenoiserep',
+                         locations=['mmdenoiserep.datasets'])

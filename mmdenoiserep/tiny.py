@@ -5,7 +5,8 @@ One rule set for every config, applied to the loaded Config (the config files st
 - CIFAR-10: mmpretrain's ``CIFAR10`` reads only the real batch files (it checks their md5 sums and otherwise
   downloads the real set), so its datasets become ``mmdenoiserep.TinyCIFAR10`` (the same class without
   those sums: it checks that the files exist) with ``download=False``;
-- loaders: batch size 2, no worker processes;
+- loaders: batch size 2, no worker processes; an identity batch sampler (``num_instances``, re-id) gets
+  batches of 2 identities x 2 images, the least a batch-hard triplet loss takes;
 - schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
 - image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64), and what
   is tied to them: batch-resize ranges, RandomAffine's ``border`` (minus half of the mosaic size), and
@@ -140,6 +141,10 @@ def tiny_config(cfg: Config) -> Config:
         loader = cfg.get(name)
         if loader:
             loader.update(batch_size=TINY_BATCH_SIZE, num_workers=0, persistent_workers=False)
+            batch_sampler = loader.get('batch_sampler') or {}
+            if 'num_instances' in batch_sampler:  # P identities x K images: the least a triplet loss takes
+                batch_sampler['num_instances'] = TINY_BATCH_SIZE
+                loader['batch_size'] = TINY_BATCH_SIZE * TINY_BATCH_SIZE
 
     train_cfg = cfg.get('train_cfg') or ConfigDict()
     iteration_loop = 'max_iters' in train_cfg

@@ -1,5 +1,6 @@
 """Make tiny, deterministic datasets in the on-disk formats of the paper's detection, segmentation, re-id and
-classification sets: COCO, ADE20K, Market-1501, ImageNet, CIFAR-10, CUB-200-2011, Oxford-IIIT Pet, Flowers-102.
+classification sets: COCO, ADE20K, Market-1501, DukeMTMC-reID, CUHK03, MSMT17, VehicleID, ImageNet, CIFAR-10,
+CUB-200-2011, Oxford-IIIT Pet, Flowers-102.
 
 Every full-scale config runs on CPU once its data root `data/X` is mapped to `data/tiny/X`. Images are
 legible scenes: 2-4 saturated shapes (regular polygons; a "circle" is a 24-gon) on a light gradient
@@ -26,6 +27,19 @@ background with mild Gaussian noise, never overlapping, so every annotation is e
                          of 3 cameras (query cameras included). bounding_box_test also holds 3 distractors
                          (id 0000: false detections, background with shapes) and 3 junk images (id -1:
                          badly cropped persons), as in the real set.
+  dukemtmc-reid/DukeMTMC-reID/
+                         Market-1501's folders, people and shots (train ids 5 9 12 20, test ids 1 3 4 8) from 8
+                         cameras, names PPPP_cC_fFFFFFFF.jpg; no junk or distractors.
+  cuhk03/cuhk03-np/{labeled,detected}/
+                         Market-1501's folders (train ids 1 2 5 6, test ids 3 4 7 9), the 2 cameras of a pair,
+                         names PPPP_cC_N.png; the same people in both, detected figures 6 px off-centre.
+  msmt17/MSMT17_V1/      train/ and test/<PPPP>/<PPPP>_<n>_<CC>_0303morning_<n>_<k>.jpg (CC: camera 1-15),
+                         list_{train,val,query,gallery}.txt "<path> <pid>", ids 0-3 in train and (other
+                         people) in test; each train id's last image is listed in list_val.
+  vehicleid/VehicleID_V1.0/
+                         image/<7 digits>.jpg, 96x96 side views of cars (body and cabin colors identify the
+                         vehicle); train_test_split/train_list.txt (4 vehicles x 4 images), test_list_800 /
+                         _1600 / _2400.txt (4 / 6 / 8 vehicles x 3 images, nested), lines "<name> <vehicle id>".
 
 The classification sets below draw each image as ImageNet's do: one shape on a light gradient, the shape
 and color naming the class (`class_look`: the k-th class of a set is the k-th shape of SHAPES and the k-th
@@ -53,8 +67,8 @@ Each dataset is built in a hidden temp folder next to its target and renamed int
 `.complete` marker (holding VERSION) is written; a complete dataset of the current VERSION is skipped
 unless forced. Same VERSION, same Pillow -> byte-identical files.
 
-Usage: python tools/make_tiny_data.py [--out data/tiny] [--force]
-                                     [--only coco ade imagenet market1501 cifar10 cub pets flowers102]
+Usage: python tools/make_tiny_data.py [--out data/tiny] [--force] [--only NAME ...]
+NAME: coco ade imagenet market1501 cifar10 cub pets flowers102 dukemtmc cuhk03 msmt17 vehicleid
 """
 import argparse
 import io
@@ -114,6 +128,12 @@ IMAGENET_CLASSES = [('n01440764', 0, 'tench', 'circle', PALETTE[0]),
 MARKET_TRAIN_IDS = (2, 7, 10, 11)
 MARKET_TEST_IDS = (1, 3, 4, 5)
 MARKET_SIZE = (64, 128)  # (W, H), Pillow order
+DUKE_TRAIN_IDS, DUKE_TEST_IDS = (5, 9, 12, 20), (1, 3, 4, 8)
+CUHK03_TRAIN_IDS, CUHK03_TEST_IDS = (1, 2, 5, 6), (3, 4, 7, 9)
+MSMT17_TRAIN_IDS, MSMT17_TEST_IDS = (0, 1, 2, 3), (0, 1, 2, 3)  # separate id spaces, as the real lists
+VEHICLE_SIZE = (96, 96)
+VEHICLE_TRAIN_IDS, VEHICLE_TEST_IDS = (2, 5, 9, 14), (1, 3, 4, 6, 7, 8, 10, 11)
+VEHICLE_TEST_LISTS = {800: 4, 1600: 6, 2400: 8}  # test_size -> number of test vehicles in the tiny list
 
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 # (class id, name) of CUB-200-2011 classes, ids as in the real set (labels id - 1 < 200).
@@ -128,8 +148,10 @@ FLOWERS_CLASSES = (1, 18, 51, 77, 102)  # 1-based Flowers-102 labels
 # `data/tiny/`); its first folder is the unit that is built and replaced at once.
 DATA_ROOTS = {'coco': 'coco', 'ade': 'ade/ADEChallengeData2016', 'imagenet': 'imagenet',
               'market1501': 'market1501/Market-1501-v15.09.15', 'cifar10': 'cifar10', 'cub': 'CUB_200_2011',
-              'pets': 'Oxford-IIIT_Pets', 'flowers102': 'Flowers102'}
-SEEDS = {'coco': 1, 'ade': 2, 'imagenet': 3, 'market1501': 4, 'cifar10': 5, 'cub': 6, 'pets': 7, 'flowers102': 8}
+              'pets': 'Oxford-IIIT_Pets', 'flowers102': 'Flowers102', 'dukemtmc': 'dukemtmc-reid/DukeMTMC-reID',
+              'cuhk03': 'cuhk03/cuhk03-np', 'msmt17': 'msmt17/MSMT17_V1', 'vehicleid': 'vehicleid/VehicleID_V1.0'}
+SEEDS = {'coco': 1, 'ade': 2, 'imagenet': 3, 'market1501': 4, 'cifar10': 5, 'cub': 6, 'pets': 7, 'flowers102': 8,
+         'dukemtmc': 9, 'cuhk03': 10, 'msmt17': 11, 'vehicleid': 12}
 
 
 # ---------------------------------------------------------------- shared drawing helpers
@@ -307,7 +329,7 @@ def make_imagenet(root, rng):
 
 def draw_person(rng, cam, shirt, pants, shift=0.0):
     """A 64x128 crop from camera `cam` of a figure (head, torso with arms, legs), `shift` px aside."""
-    image = gradient_background(MARKET_SIZE, rng, style=cam - 1)
+    image = gradient_background(MARKET_SIZE, rng, style=(cam - 1) % len(BACKGROUNDS))
     draw = ImageDraw.Draw(image)
     x = 32 + shift + rng.uniform(-4, 4)
     top = rng.uniform(6, 12)
@@ -318,6 +340,48 @@ def draw_person(rng, cam, shirt, pants, shift=0.0):
     for left in (x - 12, x + 1):
         draw.rectangle([left, top + 62, left + 11, top + 108], fill=pants)
     return add_noise(image, rng)
+
+
+def draw_vehicle(rng, body, roof):
+    """A 96x96 side view of a car (body, cabin, two wheels) on a random background, a few px aside."""
+    image = gradient_background(VEHICLE_SIZE, rng)
+    draw = ImageDraw.Draw(image)
+    x, y = 48 + rng.uniform(-5, 5), 60 + rng.uniform(-5, 5)
+    draw.rectangle([x - 40, y - 14, x + 40, y + 12], fill=body)
+    draw.polygon([(x - 24, y - 14), (x - 14, y - 34), (x + 18, y - 34), (x + 28, y - 14)], fill=roof)
+    for cx in (x - 24, x + 24):
+        draw.polygon(shape_polygon('circle', cx, y + 14, 9), fill=(40, 40, 40))
+    return add_noise(image, rng)
+
+
+def color_pairs(rng, count):
+    """`count` distinct (first, second) PALETTE color pairs: the look of re-id identities."""
+    pairs = [(a, b) for a in range(len(PALETTE)) for b in range(len(PALETTE)) if a != b]
+    return [[PALETTE[c] for c in pairs[k]] for k in rng.choice(len(pairs), count, replace=False).tolist()]
+
+
+def person_shots(rng, train_ids, test_ids, cameras, outfits=None, shift=0.0):
+    """[(role, pid, camera, image)] of a person re-id set; role 'train', 'query' or 'gallery'.
+
+    Each identity is seen by min(3, len(cameras)) random cameras: a train id in 2 images per camera; a test
+    id in one query from each of its first 2 cameras and 2 gallery images per camera (so every query has a
+    gallery match from another camera). Train and test ids may share numbers (separate id spaces).
+    `outfits` (one color pair per train then test id) default to fresh ones; `shift` moves figures aside.
+    """
+    people = [('train', pid) for pid in train_ids] + [('test', pid) for pid in test_ids]
+    outfits = color_pairs(rng, len(people)) if outfits is None else outfits
+    shots = []
+    for (split, pid), outfit in zip(people, outfits):
+        cams = sorted(rng.choice(np.asarray(cameras), min(3, len(cameras)), replace=False).tolist())
+        if split == 'train':
+            roles = [('train', cam) for cam in cams for _ in range(2)]
+        else:
+            roles = [('query', cam) for cam in cams[:2]] + [('gallery', cam) for cam in cams for _ in range(2)]
+        shots += [(role, pid, cam, draw_person(rng, cam, *outfit, shift=shift)) for role, cam in roles]
+    return shots
+
+
+MARKET_FOLDERS = {'train': 'bounding_box_train', 'query': 'query', 'gallery': 'bounding_box_test'}
 
 
 def make_market1501(root, rng):
@@ -331,19 +395,8 @@ def make_market1501(root, rng):
         name = f'{pid_text}_c{cam}s{1 + frame // 8}_{25 * frame + 1:06d}_{frame % 4:02d}.jpg'
         save_image(image, os.path.join(root, folder, name))
 
-    pids = MARKET_TRAIN_IDS + MARKET_TEST_IDS
-    pairs = [(a, b) for a in range(len(PALETTE)) for b in range(len(PALETTE)) if a != b]
-    outfits = {pid: [PALETTE[c] for c in pairs[k]]
-               for pid, k in zip(pids, rng.choice(len(pairs), len(pids), replace=False).tolist())}
-    for pid in pids:
-        cams = sorted(rng.choice(np.arange(1, 7), 3, replace=False).tolist())
-        if pid in MARKET_TRAIN_IDS:
-            shots = [('bounding_box_train', cam) for cam in cams for _ in range(2)]
-        else:
-            shots = ([('query', cam) for cam in cams[:2]]
-                     + [('bounding_box_test', cam) for cam in cams for _ in range(2)])
-        for folder, cam in shots:
-            save(folder, pid, cam, draw_person(rng, cam, *outfits[pid]))
+    for role, pid, cam, image in person_shots(rng, MARKET_TRAIN_IDS, MARKET_TEST_IDS, range(1, 7)):
+        save(MARKET_FOLDERS[role], pid, cam, image)
     for _ in range(3):
         cam = int(rng.integers(1, 7))
         distractor, _ = draw_scene(rng, gradient_background(MARKET_SIZE, rng, cam - 1), (1, 2), ['circle'])
@@ -352,6 +405,58 @@ def make_market1501(root, rng):
         shirt, pants = (PALETTE[c] for c in rng.choice(len(PALETTE), 2, replace=False).tolist())
         junk = draw_person(rng, cam, shirt, pants, shift=float(rng.choice([-28, 28])))
         save('bounding_box_test', -1, cam, junk)
+
+
+def make_dukemtmc(root, rng):
+    """Market-1501's layout, names PPPP_cC_fFFFFFFF.jpg, 8 cameras; no junk or distractor images."""
+    for n, (role, pid, cam, image) in enumerate(person_shots(rng, DUKE_TRAIN_IDS, DUKE_TEST_IDS, range(1, 9))):
+        save_image(image, os.path.join(root, MARKET_FOLDERS[role], f'{pid:04d}_c{cam}_f{40 * n + 7:07d}.jpg'))
+
+
+def make_cuhk03(root, rng):
+    """cuhk03-np: labeled/ and detected/ (the same people, detected boxes off-centre), each in Market-1501's
+    layout with names PPPP_cC_N.png; the 2 cameras of a camera pair."""
+    outfits = color_pairs(rng, len(CUHK03_TRAIN_IDS) + len(CUHK03_TEST_IDS))
+    for variant, shift in (('labeled', 0.0), ('detected', 6.0)):
+        shots = person_shots(rng, CUHK03_TRAIN_IDS, CUHK03_TEST_IDS, (1, 2), outfits, shift)
+        for n, (role, pid, cam, image) in enumerate(shots):
+            save_image(image, os.path.join(root, variant, MARKET_FOLDERS[role], f'{pid:04d}_c{cam}_{n + 1}.png'))
+
+
+def make_msmt17(root, rng):
+    """MSMT17_V1: train/ and test/ folders of <pid>/<pid>_<frame>_<camera>_<time>_<n>_<k>.jpg and the lists
+    list_{train,val,query,gallery}.txt ("<path> <pid>"); train and test ids are separate spaces from 0; the
+    last image of each train id is in list_val (both lists are training data)."""
+    lists = {name: [] for name in ('train', 'val', 'query', 'gallery')}
+    shots = person_shots(rng, MSMT17_TRAIN_IDS, MSMT17_TEST_IDS, range(1, 16))
+    for n, (role, pid, cam, image) in enumerate(shots):
+        path = f'{pid:04d}/{pid:04d}_{n:03d}_{cam:02d}_0303morning_{n + 15:04d}_{n % 3}.jpg'
+        save_image(image, os.path.join(root, 'train' if role == 'train' else 'test', path))
+        lists[role].append(f'{path} {pid}\n')
+    for pid in MSMT17_TRAIN_IDS:  # move each train id's last image to list_val
+        last = max(i for i, line in enumerate(lists['train']) if line.endswith(f' {pid}\n'))
+        lists['val'].append(lists['train'].pop(last))
+    for name, lines in lists.items():
+        write_text(os.path.join(root, f'list_{name}.txt'), ''.join(lines))
+
+
+def make_vehicleid(root, rng):
+    """VehicleID_V1.0: image/<7-digit name>.jpg (96x96); train_test_split/train_list.txt and test_list_{800,
+    1600,2400}.txt ("<name> <vehicle id>"): 4 train vehicles x 4 images, test lists of 4, 6 and 8 vehicles
+    (each list contains the smaller one) x 3 images."""
+    vehicles = [(vid, 4, 'train') for vid in VEHICLE_TRAIN_IDS] + [(vid, 3, 'test') for vid in VEHICLE_TEST_IDS]
+    names = iter((rng.permutation(sum(count for _, count, _ in vehicles)) * 37 + 1021).tolist())
+    lines = {'train': [], 'test': []}
+    for (vid, count, split), colors in zip(vehicles, color_pairs(rng, len(vehicles))):
+        for _ in range(count):
+            name = f'{next(names):07d}'
+            save_image(draw_vehicle(rng, *colors), os.path.join(root, 'image', name + '.jpg'))
+            lines[split].append((vid, f'{name} {vid}\n'))
+    write_text(os.path.join(root, 'train_test_split', 'train_list.txt'), ''.join(line for _, line in lines['train']))
+    for size, count in VEHICLE_TEST_LISTS.items():
+        chosen = set(VEHICLE_TEST_IDS[:count])
+        text = ''.join(line for vid, line in lines['test'] if vid in chosen)
+        write_text(os.path.join(root, 'train_test_split', f'test_list_{size}.txt'), text)
 
 
 def make_cifar10(root, rng):
@@ -427,7 +532,8 @@ def make_flowers102(root, rng):
 
 
 BUILDERS = {'coco': make_coco, 'ade': make_ade, 'imagenet': make_imagenet, 'market1501': make_market1501,
-            'cifar10': make_cifar10, 'cub': make_cub, 'pets': make_pets, 'flowers102': make_flowers102}
+            'cifar10': make_cifar10, 'cub': make_cub, 'pets': make_pets, 'flowers102': make_flowers102,
+            'dukemtmc': make_dukemtmc, 'cuhk03': make_cuhk03, 'msmt17': make_msmt17, 'vehicleid': make_vehicleid}
 
 
 # ---------------------------------------------------------------- build / CLI

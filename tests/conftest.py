@@ -1,4 +1,5 @@
 """Fixtures shared by the test modules."""
+import shutil
 import socket
 
 import pytest
@@ -17,3 +18,14 @@ def process_group(monkeypatch):
     dist.init_process_group('gloo', rank=0, world_size=1)
     yield
     dist.destroy_process_group()
+
+
+@pytest.fixture(autouse=True)
+def free_tmp_path(request):
+    """Delete a test's ``tmp_path`` when the test ends. pytest keeps every ``tmp_path`` of a session, and
+    the end-to-end runs write checkpoints of full-size models (up to ~1 GB each): kept, they filled CI's
+    disk. Session-scoped builds (``tmp_path_factory``) are shared and stay."""
+    yield
+    path = request.node.funcargs.get('tmp_path')
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)

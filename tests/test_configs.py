@@ -24,7 +24,8 @@ EXTRA_TRAINING = ('train_cfg', 'param_scheduler', 'optim_wrapper', 'default_hook
 #: What the DenoiseRep config may change in its control: the method.
 METHOD = ('model.backbone', 'custom_hooks')
 #: The metric keys the toolboxes log (mmdet CocoMetric, mmseg IoUMetric, BoundaryIoUMetric, Accuracy).
-METRICS = {'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'mBIoU', 'accuracy/top1', 'accuracy/top5'}
+METRICS = {'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'mBIoU', 'accuracy/top1', 'accuracy/top5', 'reid/mAP',
+           'reid/rank1'}
 #: lambda of the DenoiseRep hook: the authors' 0.01 for classification, 0.1 elsewhere.
 LOSS_WEIGHT = {'Image Classification': 0.01}
 #: DenoiseRep models whose build takes well over a few seconds on 2 CPU cores (ImageNet-size backbones,

@@ -4,8 +4,10 @@ the *baseline* config's model loads the fused checkpoint exactly (the keys of it
 ``.denoiser.`` key) and gives the unfused model's outputs on a test batch (1e-4, float32).
 
 The experiments are read from the metafile, so a new row is covered without editing this file. To fit
-18 experiments into the CI budget, each epoch runs on 4 training images (2 iterations), validation and
-test on 2 images, and an iteration-based loop runs one denoise and one finetune phase of --tiny's length.
+the experiments into the CI budget, each epoch runs on 4 training images (2 iterations), validation and
+test on 2 images, and an iteration-based loop runs one denoise and one finetune phase of --tiny's length;
+re-id sets keep their whole tiny splits (identity batches need every identity, the metric needs the
+queries and the gallery).
 """
 import re
 import subprocess
@@ -44,8 +46,14 @@ def leaf_dataset_key(dataset: dict, key: str) -> str:
 def short_run_options(config: str) -> list:
     """--cfg-options (applied after --tiny) that keep this experiment's tiny run short."""
     cfg = load(config)
-    options = [f'{leaf_dataset_key(cfg.train_dataloader.dataset, "train_dataloader.dataset")}.indices=4']
-    options += [f'{loader}.dataset.indices=2' for loader in ('val_dataloader', 'test_dataloader')]
+    options = []
+    if 'num_instances' not in (cfg.train_dataloader.get('batch_sampler') or {}):  # P x K batches need all ids
+        options += [f'{leaf_dataset_key(cfg.train_dataloader.dataset, "train_dataloader.dataset")}.indices=4']
+    for loader, evaluator in (('val_dataloader', 'val_evaluator'), ('test_dataloader', 'test_evaluator')):
+        metrics = cfg[evaluator] if isinstance(cfg[evaluator], (list, tuple)) else [cfg[evaluator]]
+        if not any(str(m.get('type', '')).endswith('ReIDMetric') for m in metrics):  # re-id: query + gallery
+            options.append(f'{loader}.dataset.indices=2')
+    options += ['default_hooks.checkpoint.max_keep_ckpts=1']  # full-size models: keep the disk use low
     if 'max_iters' in cfg.train_cfg:  # --tiny gives each phase TINY_ITERS // 4 iterations
         iters = 2 * (TINY_ITERS // 4)
         options += [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}']

@@ -1,0 +1,13 @@
+# TransReID-SSL ViT-S/16 on CUHK03 (new protocol, labeled): the Market-1501 baseline's recipe on this dataset.
+# CUHK03 in the new protocol (Zhong et al. 2017; 767 training / 700 test identities), the labeled boxes;
+# variant='detected' for the detected ones.
+_base_ = './transreid_ssl_vit_s_market1501.py'
+
+num_identities = 767
+model = dict(head=dict(num_classes=num_identities))
+data_preprocessor = dict(num_classes=num_identities)
+dataset_type = 'mmdenoiserep.CUHK03'
+data_root = 'data/cuhk03/cuhk03-np'
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, variant='labeled'))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, variant='labeled'))
+test_dataloader = val_dataloader

@@ -1,0 +1,93 @@
+"""``mmdenoiserep.IdentityBatchSampler``: batches of P identities x K images, for the batch-hard triplet loss.
+
+Placed as a loader's ``batch_sampler``; mmengine builds it with the loader's ``sampler`` and ``batch_size``
+(per process, P = batch_size / K)::
+
+    train_dataloader = dict(batch_size=64, sampler=dict(type='DefaultSampler', shuffle=True),
+                            batch_sampler=dict(type='mmdenoiserep.IdentityBatchSampler', num_instances=4))
+
+One epoch, as TransReID's ``RandomIdentitySampler`` (read, not copied): the images of each identity are
+shuffled and cut into chunks of K (an identity with fewer than K images is filled up to K by drawing from
+its images with replacement; a remainder shorter than K is dropped); a batch takes one chunk of each of P
+identities drawn without replacement among those with chunks left. Unlike it, an epoch has a fixed length,
+``len(self)`` = (total chunks // P) // world_size batches per process: when fewer than P identities have
+chunks left, a new round of chunks is cut. The epoch's batches are the same on every process (a generator
+seeded with the inner sampler's ``seed`` and ``epoch``, so ``set_epoch`` and ``DistSamplerSeedHook`` apply),
+and process r takes batches r, r + world_size, ...: deterministic for a seed, different on each rank.
+"""
+from typing import Iterator, List
+
+import numpy as np
+from mmengine.dist import get_dist_info
+from torch.utils.data import BatchSampler, Sampler
+
+from ..registry import DATA_SAMPLERS
+from ..utils import InputError
+
+__all__ = ['IdentityBatchSampler']
+
+
+@DATA_SAMPLERS.register_module()
+class IdentityBatchSampler(BatchSampler):
+    """Batches of ``batch_size // num_instances`` identities x ``num_instances`` images (``gt_label``).
+
+    Args:
+        sampler: the loader's sampler; its ``dataset`` is read (labels, without the pipeline), and its
+            ``seed``, ``epoch``, ``rank`` and ``world_size`` when it has them (mmengine's DefaultSampler).
+        batch_size: images per batch and process, a multiple of ``num_instances``.
+        num_instances: K, images of each identity in a batch (at least 2 for a triplet).
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, num_instances: int = 4):
+        if not isinstance(num_instances, int) or num_instances < 1:
+            raise InputError(f'IdentityBatchSampler: num_instances must be a positive int, got {num_instances!r}')
+        if not isinstance(batch_size, int) or batch_size < num_instances or batch_size % num_instances:
+            raise InputError(f'IdentityBatchSampler: batch_size {batch_size!r} is not a multiple of '
+                             f'num_instances {num_instances}')
+        super().__init__(sampler, batch_size, drop_last=True)
+        self.num_instances = num_instances
+        self.num_identities = batch_size // num_instances
+        dataset = sampler.dataset
+        self.indices_of = {}  # label -> dataset indices
+        for index in range(len(dataset)):
+            self.indices_of.setdefault(int(dataset.get_data_info(index)['gt_label']), []).append(index)
+        if len(self.indices_of) < self.num_identities:
+            raise InputError(f'IdentityBatchSampler: the dataset has {len(self.indices_of)} identities, fewer '
+                             f'than the {self.num_identities} of a batch (batch_size / num_instances)')
+        rank, world_size = get_dist_info()
+        self.rank = getattr(sampler, 'rank', rank)
+        self.world_size = getattr(sampler, 'world_size', world_size)
+        chunks = sum(max(len(ids), num_instances) // num_instances for ids in self.indices_of.values())
+        self.length = chunks // self.num_identities // self.world_size
+        if self.length == 0:
+            raise InputError(f'IdentityBatchSampler: {chunks} chunks of {num_instances} images make no batch of '
+                             f'{self.num_identities} identities for each of {self.world_size} processes')
+
+    def _chunks(self, rng: np.random.Generator) -> dict:
+        """One round: label -> list of index arrays of length K (shuffled)."""
+        k, chunks = self.num_instances, {}
+        for label, indices in self.indices_of.items():
+            indices = np.asarray(indices)
+            drawn = rng.choice(indices, k, replace=True) if len(indices) < k else rng.permutation(indices)
+            chunks[label] = [drawn[i:i + k] for i in range(0, len(drawn) - k + 1, k)]
+        return chunks
+
+    def epoch_batches(self) -> List[List[int]]:
+        """All processes' batches of the current epoch, in order (the same on every process)."""
+        seed, epoch = getattr(self.sampler, 'seed', 0), getattr(self.sampler, 'epoch', 0)
+        rng = np.random.default_rng([seed, epoch])
+        batches, chunks = [], {}
+        while len(batches) < self.length * self.world_size:
+            available = sorted(label for label, left in chunks.items() if left)
+            if len(available) < self.num_identities:
+                chunks = self._chunks(rng)
+                continue
+            chosen = rng.choice(available, self.num_identities, replace=False)
+            batches.append([int(i) for label in chosen for i in chunks[label].pop()])
+        return batches
+
+    def __iter__(self) -> Iterator[List[int]]:
+        yield from self.epoch_batches()[self.rank::self.world_size]
+
+    def __len__(self) -> int:
+        return self.length
