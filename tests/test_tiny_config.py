@@ -135,3 +135,14 @@ def test_swin_classifiers_take_tiny_images(config):
     from mmdenoiserep.tiny import tiny_config
     mmdet_swin = Config(dict(default_scope='mmdet', model=dict(backbone=dict(type='SwinTransformer'))))
     assert 'pad_small_map' not in tiny_config(mmdet_swin).model.backbone  # mmdet's Swin has no such argument
+
+
+@pytest.mark.parametrize('config', ['configs/transreid_ssl_vit_s_denoiserep_market1501.py',
+                                    'configs/transreid_ssl_vit_s_vehicleid.py'])
+def test_identity_batches_become_two_identities_of_two_images(config):
+    full, cfg = load(config, tiny=False), load(config)
+    assert (full.train_dataloader.batch_size, full.train_dataloader.batch_sampler.num_instances) == (64, 4)
+    assert (cfg.train_dataloader.batch_size, cfg.train_dataloader.batch_sampler.num_instances) == (4, 2)
+    assert cfg.val_dataloader.batch_size == 2 and 'batch_sampler' not in cfg.val_dataloader
+    assert osp.isdir(cfg.train_dataloader.dataset.data_root)
+    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg._cfg_dict))  # no LUPerson / DeiT download

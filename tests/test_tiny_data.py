@@ -1,5 +1,6 @@
-"""tools/make_tiny_data.py: deterministic tiny COCO / ADE20K / ImageNet / Market-1501 / CIFAR-10 / CUB-200-2011 /
-Oxford-IIIT Pet / Flowers-102 in their real formats, loaded by the stock mmdet / mmseg / mmpretrain datasets."""
+"""tools/make_tiny_data.py: deterministic tiny COCO / ADE20K / ImageNet / CIFAR-10 / CUB-200-2011 / Oxford-IIIT Pet /
+Flowers-102 and re-id sets (Market-1501, DukeMTMC-reID, CUHK03, MSMT17, VehicleID) in their real formats, loaded
+by the stock mmdet / mmseg / mmpretrain datasets and the re-id datasets (tests/test_reid_data.py)."""
 import hashlib
 import os
 import pickle
@@ -67,13 +68,18 @@ def test_layout_roots_and_speed(tiny):
                              'imagenet': out / 'imagenet',
                              'market1501': out / 'market1501' / 'Market-1501-v15.09.15',
                              'cifar10': out / 'cifar10', 'cub': out / 'CUB_200_2011',
-                             'pets': out / 'Oxford-IIIT_Pets', 'flowers102': out / 'Flowers102'}
-    folders = ['CUB_200_2011', 'Flowers102', 'Oxford-IIIT_Pets', 'ade', 'cifar10', 'coco', 'imagenet', 'market1501']
+                             'pets': out / 'Oxford-IIIT_Pets', 'flowers102': out / 'Flowers102',
+                             'dukemtmc': out / 'dukemtmc-reid' / 'DukeMTMC-reID', 'cuhk03': out / 'cuhk03' / 'cuhk03-np',
+                             'msmt17': out / 'msmt17' / 'MSMT17_V1', 'vehicleid': out / 'vehicleid' / 'VehicleID_V1.0'}
+    folders = ['CUB_200_2011', 'Flowers102', 'Oxford-IIIT_Pets', 'ade', 'cifar10', 'coco', 'cuhk03', 'dukemtmc-reid',
+               'imagenet', 'market1501', 'msmt17', 'vehicleid']
     assert sorted(os.listdir(out)) == folders  # no temp folders left
     for folder in folders:
         assert (out / folder / '.complete').read_text().strip() == mtd.VERSION
     files = [p for p in out.rglob('*') if p.is_file() and p.name != '.complete']
     ade, market = 'ade/ADEChallengeData2016', 'market1501/Market-1501-v15.09.15'
+    duke, cuhk03 = 'dukemtmc-reid/DukeMTMC-reID', 'cuhk03/cuhk03-np'
+    msmt17, vehicleid = 'msmt17/MSMT17_V1', 'vehicleid/VehicleID_V1.0'
     assert Counter(str(p.parent.relative_to(out)) for p in files) == {
         'coco/train2017': 24, 'coco/val2017': 8, 'coco/annotations': 2,
         f'{ade}/images/training': 24, f'{ade}/images/validation': 8,
@@ -82,7 +88,13 @@ def test_layout_roots_and_speed(tiny):
         f'{market}/bounding_box_train': 24, f'{market}/query': 8, f'{market}/bounding_box_test': 30,
         'cifar10/cifar-10-batches-py': 7, 'CUB_200_2011': 4,
         **{f'CUB_200_2011/images/{i:03d}.{name}': 5 for i, name in mtd.CUB_CLASSES},
-        'Oxford-IIIT_Pets/images': 25, 'Oxford-IIIT_Pets/annotations': 2, 'Flowers102': 2, 'Flowers102/jpg': 30}
+        'Oxford-IIIT_Pets/images': 25, 'Oxford-IIIT_Pets/annotations': 2, 'Flowers102': 2, 'Flowers102/jpg': 30,
+        f'{duke}/bounding_box_train': 24, f'{duke}/query': 8, f'{duke}/bounding_box_test': 24,
+        **{f'{cuhk03}/{variant}/{folder}': count for variant in ('labeled', 'detected')
+           for folder, count in (('bounding_box_train', 16), ('query', 8), ('bounding_box_test', 16))},
+        msmt17: 4, **{f'{msmt17}/train/{pid:04d}': 6 for pid in range(4)},
+        **{f'{msmt17}/test/{pid:04d}': 8 for pid in range(4)},
+        f'{vehicleid}/image': 40, f'{vehicleid}/train_test_split': 4}
 
 
 def test_regeneration_is_byte_identical(tiny, tmp_path):
@@ -98,6 +110,10 @@ def test_regeneration_is_byte_identical(tiny, tmp_path):
     ('ade/ADEChallengeData2016/annotations/*/*.png', (128, 128), 'L'),
     ('imagenet/*/**/*.JPEG', (64, 64), 'RGB'),
     ('market1501/Market-1501-v15.09.15/*/*.jpg', (64, 128), 'RGB'),
+    ('dukemtmc-reid/DukeMTMC-reID/*/*.jpg', (64, 128), 'RGB'),
+    ('cuhk03/cuhk03-np/*/*/*.png', (64, 128), 'RGB'),
+    ('msmt17/MSMT17_V1/*/*/*.jpg', (64, 128), 'RGB'),
+    ('vehicleid/VehicleID_V1.0/image/*.jpg', (96, 96), 'RGB'),
     ('CUB_200_2011/images/*/*.jpg', (96, 72), 'RGB'),
     ('Oxford-IIIT_Pets/images/*.jpg', (72, 96), 'RGB'),
     ('Flowers102/jpg/*.jpg', (80, 64), 'RGB')])
