@@ -4,7 +4,7 @@ The public API is the pure-PyTorch core (`mmdenoiserep.core`); the OpenMMLab par
 backbone wrapper, hook, tools support) live in their own modules and are imported on demand.
 """
 from .core import (add_denoisers, denoise_loss, denoiser_parameters, denoiser_report, denoising_layers,
-                   fuse_denoisers, set_phase)
+                   fuse_denoisers, fused_weights_cached, set_phase)
 from .version import __version__
 
 try:  # let mmengine resolve `_base_ = 'mmdenoiserep::denoiserep/<config>.py'` as it does 'mmdet::...'
@@ -14,4 +14,4 @@ except ImportError:  # the core works without mmengine
     pass
 
 __all__ = ['add_denoisers', 'denoise_loss', 'denoiser_parameters', 'denoiser_report', 'denoising_layers',
-           'fuse_denoisers', 'set_phase', '__version__']
+           'fuse_denoisers', 'fused_weights_cached', 'set_phase', '__version__']

@@ -41,8 +41,9 @@ def test_loss_denoise_is_a_logged_loss(trained_classifier):
     values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
     losses, _ = runner.message_hub.get_scalar('train/loss').data
     half = len(values) // 2  # one epoch of denoise, one of finetune
-    assert (values[:half] > 0).all() and (losses[:half] > values[:half]).all()
-    assert (values[half:] == 0).all()  # finetune: frozen predictors, no loss computed
+    # denoise: only the backbone runs (backbone_only), so the total is loss_denoise alone
+    assert (values[:half] > 0).all() and (losses[:half] == values[:half]).all()
+    assert (values[half:] == 0).all() and (losses[half:] > 0).all()  # finetune: no loss computed
 
 
 def test_validation_runs_the_fused_path(trained_classifier):
@@ -117,3 +118,11 @@ def test_phase_schedule_and_arguments():
     for bad in (dict(phases=()), dict(phases=('train',)), dict(interval=0), dict(interval=1.5)):
         with pytest.raises(ValueError):
             DenoiseRepHook(**bad)
+
+
+def test_no_cache_or_backbone_only_override_left_after_the_run(trained_classifier):
+    runner, _, _ = trained_classifier
+    model = runner.model
+    assert 'loss' not in model.__dict__  # the denoise phase's backbone-only loss is gone
+    layers = denoising_layers(model)
+    assert layers and all(not layer.reuse_fused_weights and layer._fused_cache is None for _, layer in layers)

@@ -19,8 +19,7 @@ from mmengine.registry import MODELS, init_default_scope
 from mmdenoiserep import denoising_layers, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.runner import add_config_args, load_config
-from mmdenoiserep.utils import (InputError, checkpoint_state_dict, load_checkpoint_file, load_state_dict_exact,
-                                save_atomically)
+from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, save_atomically
 
 RTOL = 1e-4  # max |fused - unfused| allowed, relative to max |unfused| (float32 rounding is ~1e-6)
 
@@ -36,24 +35,6 @@ def parse_args():
                         help='shape of the random input of the check (default: 1 3 224 224)')
     add_config_args(parser, launcher=False)
     return parser.parse_args()
-
-
-def read_checkpoint(path: str):
-    """(meta, state_dict) of a DenoiseRep checkpoint: an mmengine checkpoint or a bare state_dict."""
-    if not osp.isfile(path):
-        raise InputError(f'checkpoint not found: {path}')
-    try:
-        checkpoint = load_checkpoint_file(path)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        raise InputError(f'cannot read checkpoint {path}: {str(error).splitlines()[0]}') from error
-    try:
-        state_dict = checkpoint_state_dict(checkpoint)
-    except InputError as error:
-        raise InputError(f'{path} {error}') from error
-    if not any('.denoiser.' in key for key in state_dict):
-        raise InputError(f'{path} has no denoiser parameters (already fused, or not a DenoiseRep checkpoint)')
-    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
-    return dict(meta or {}), dict(state_dict)
 
 
 def load_strict(model: torch.nn.Module, state_dict: dict, what: str) -> None:
@@ -83,7 +64,7 @@ def check_paths(args) -> None:
 
 def fuse_checkpoint(args) -> None:
     check_paths(args)
-    meta, state_dict = read_checkpoint(args.checkpoint)
+    meta, state_dict = read_denoiserep_checkpoint(args.checkpoint)
     cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     model = MODELS.build(cfg.model)

@@ -1,7 +1,7 @@
 """The pure-PyTorch core of DenoiseRep: layers, fusion math, schedule and the convert API (no mm*)."""
 from .convert import (DEFAULT_MAPPING, add_denoisers, convertible_layers, denoise_loss, denoiser_parameters,
                       denoiser_report, denoising_layers, discard_recorded_calls, freeze_running_stats,
-                      fuse_denoisers, keeps_running_stats, selected_layers, set_phase)
+                      fuse_denoisers, fused_weights_cached, keeps_running_stats, selected_layers, set_phase)
 from .fusion import fuse_denoiser_weights
 from .layers import (NOISE_LOSSES, PHASES, AffineNoisePredictor, DenoisingConv2d, DenoisingLayer,
                      DenoisingLinear)
@@ -10,7 +10,7 @@ from .weight_reads import WEIGHT_READERS, register_weight_reader
 
 __all__ = [
     'DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'denoise_loss', 'denoiser_parameters', 'denoiser_report',
-    'denoising_layers', 'discard_recorded_calls', 'freeze_running_stats', 'fuse_denoisers',
+    'denoising_layers', 'discard_recorded_calls', 'freeze_running_stats', 'fuse_denoisers', 'fused_weights_cached',
     'keeps_running_stats', 'selected_layers', 'set_phase', 'fuse_denoiser_weights', 'NOISE_LOSSES', 'PHASES',
     'AffineNoisePredictor', 'DenoisingConv2d', 'DenoisingLayer', 'DenoisingLinear', 'StepCoefficients',
     'step_coefficients', 'WEIGHT_READERS', 'register_weight_reader'

@@ -4,9 +4,10 @@ The flow follows torch.ao.quantization's prepare/convert: `add_denoisers` swaps 
 nn.Conv2d modules for their denoising subclasses (reusing the weight Parameters), the model trains,
 `fuse_denoisers` swaps them back to the stock classes holding the fused weights.
 """
+import contextlib
 import fnmatch
 import logging
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +19,7 @@ from .weight_reads import read_layers, unwrap_owner, wrap_owner
 
 __all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'selected_layers', 'set_phase', 'denoise_loss',
            'discard_recorded_calls', 'freeze_running_stats', 'keeps_running_stats', 'fuse_denoisers',
-           'denoising_layers', 'denoiser_parameters', 'denoiser_report']
+           'denoising_layers', 'denoiser_parameters', 'denoiser_report', 'fused_weights_cached']
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +298,8 @@ def freeze_running_stats(model: nn.Module) -> List[str]:
     return names
 
 
-def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dict[str, Tensor]]:
+def denoise_loss(model: nn.Module, per_layer: bool = False,
+                 positions: float = 1.0) -> Union[Tensor, Dict[str, Tensor]]:
     """Noise-prediction loss of the training calls recorded since the last collection (unweighted).
 
     sum over layers i, sum over the calls c of layer i since the last collection, of loss_i(x_c).
@@ -305,10 +307,11 @@ def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dic
     forward counts twice, a layer not called counts nothing. Call it once per training forward.
     With ``per_layer=True``, a dict {layer name: loss} of the layers with recorded calls instead.
     Without any (eval mode, the finetune phase, already collected), the sum is a zero tensor.
+    ``positions`` < 1 estimates each loss on that fraction of its input positions (unbiased; cheaper).
     """
     losses = {}
     for name, layer in denoising_layers(model):
-        loss = layer.pop_noise_loss()
+        loss = layer.pop_noise_loss(positions)
         if loss is not None:
             losses[name] = loss
     if per_layer:
@@ -317,6 +320,27 @@ def denoise_loss(model: nn.Module, per_layer: bool = False) -> Union[Tensor, Dic
         params = denoiser_parameters(model)
         return params[0].new_zeros(()) if params else torch.zeros(())
     return torch.stack(list(losses.values())).sum()
+
+
+@contextlib.contextmanager
+def fused_weights_cached(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, denoising layers reuse W', b' while W, b, A, a are unchanged (see layers.py).
+
+    For evaluation loops: an unfused model in eval mode then costs what the fused model costs, after the
+    first forward. Changes to the weights inside the block (optimizer steps, ``load_state_dict``,
+    in-place ops) are picked up; writes through ``.data`` are not: make them outside the block.
+    """
+    layers = [layer for _, layer in denoising_layers(model)]
+    previous = [layer.reuse_fused_weights for layer in layers]
+    for layer in layers:
+        layer.reuse_fused_weights = True
+    try:
+        yield model
+    finally:
+        for layer, reuse in zip(layers, previous):
+            layer.reuse_fused_weights = reuse
+            if not reuse:
+                layer._fused_cache = None
 
 
 def discard_recorded_calls(model: nn.Module) -> None:

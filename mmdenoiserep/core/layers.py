@@ -17,6 +17,17 @@ loss when it is collected, not inside the layer's forward, keeps it trainable un
 checkpointing (reentrant checkpointing runs the first forward under no_grad) and counts every call of a
 layer used twice in one forward; calls re-run by checkpointing during backward are not recorded. In eval
 mode the layer always computes the fused path and records nothing.
+
+W' costs a C x C product per forward. Inside `fused_weights_cached(model)` (`convert.py`; DenoiseRepHook
+opens it for every validation and test loop) a layer computes W', b' once and reuses them while no gradient
+is needed, until W, b, A or a change: replaced, converted (dtype, device) or modified in place (the
+tensor's version counter: optimizer steps, ``load_state_dict``, ``copy_``). Writes through ``.data``
+bypass the version counter, which is why the cache only lives inside that scope.
+
+The noise-prediction loss can be estimated on a random subset of positions (``positions`` < 1, a
+fraction of the N*H*W or N*L input positions, every channel of each): the mean over a uniformly drawn
+subset of fixed size is an unbiased estimate of the full loss (a mean over the positions) at a fraction
+of its C x C cost.
 """
 from typing import List, Optional, Tuple
 
@@ -72,6 +83,16 @@ class AffineNoisePredictor(nn.Module):
             return F.conv2d(x, self.weight[:, :, None, None], self.bias, groups=self.groups)
         return F.linear(x, self.weight, self.bias)
 
+    def forward_rows(self, rows: Tensor) -> Tensor:
+        """eps_hat of (K, C) rows of input positions (channels last), whatever ``channel_dim``."""
+        if self.groups == 1:
+            return F.linear(rows, self.weight, self.bias)
+        k, channels = rows.shape
+        per_group = channels // self.groups
+        out = torch.einsum('kgi,gji->kgj', rows.reshape(k, self.groups, per_group),
+                           self.weight.reshape(self.groups, per_group, per_group)).reshape(k, channels)
+        return out if self.bias is None else out + self.bias
+
     def extra_repr(self) -> str:
         return f'channels={self.weight.shape[0]}, groups={self.groups}, bias={self.bias is not None}'
 
@@ -97,6 +118,8 @@ class DenoisingLayer:
         self.noise_loss = noise_loss
         self.phase = 'joint'
         self.recorded_inputs: List[Tensor] = []  # detached inputs of the training calls not yet collected
+        self.reuse_fused_weights = False  # set by convert.fused_weights_cached
+        self._fused_cache = None  # (key, (W', b')): see _reusable_fused_weights
         self._reset_denoiser()
 
     def _reset_denoiser(self):
@@ -148,23 +171,33 @@ class DenoisingLayer:
         return fuse_denoiser_weights(self.weight, self.bias, self.denoiser.weight, self.denoiser.bias,
                                      c3, c1, self.groups)
 
-    def noise_prediction_loss(self, x: Tensor) -> Tensor:
+    def noise_prediction_loss(self, x: Tensor, positions: float = 1.0) -> Tensor:
         """DDPM loss on the layer input: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps, target eps.
 
-        ``x`` is detached: the loss trains the predictor only, never the layers before it.
+        ``x`` is detached: the loss trains the predictor only, never the layers before it. ``positions``
+        in (0, 1]: the loss is taken over that fraction of the input's positions (at least one), drawn
+        uniformly without replacement, all channels of each: an unbiased estimate of the full loss.
         """
+        if not 0.0 < positions <= 1.0:
+            raise ValueError(f'positions must be in (0, 1], got {positions!r}')
         x = x.detach()
         noise = torch.randn_like(x)
         abar = self.schedule.alpha_bar
+        if positions < 1.0:
+            rows = x.movedim(self._channel_dim, -1).reshape(-1, x.shape[self._channel_dim])
+            keep = torch.randperm(rows.shape[0], device=x.device)[:max(1, round(positions * rows.shape[0]))]
+            x, noise = rows[keep], noise.movedim(self._channel_dim, -1).reshape(rows.shape)[keep]
+            noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
+            return NOISE_LOSSES[self.noise_loss](self.denoiser.forward_rows(noisy), noise)
         noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
         return NOISE_LOSSES[self.noise_loss](self.predict_noise(noisy), noise)
 
-    def pop_noise_loss(self) -> Optional[Tensor]:
+    def pop_noise_loss(self, positions: float = 1.0) -> Optional[Tensor]:
         """Noise-prediction loss summed over the recorded calls (None if there are none); forgets them."""
         inputs, self.recorded_inputs = self.recorded_inputs, []
         if not inputs:
             return None
-        losses = [self.noise_prediction_loss(x) for x in inputs]
+        losses = [self.noise_prediction_loss(x, positions) for x in inputs]
         return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
 
     def record_call(self, x: Tensor) -> None:
@@ -178,7 +211,26 @@ class DenoisingLayer:
         """The (weight, bias) the layer applies now: (W, b) in training in the denoise phase, else (W', b')."""
         if self.training and self.phase == 'denoise':
             return self.weight, self.bias
+        if self.reuse_fused_weights:
+            return self._reusable_fused_weights()
         return self.fused_weights()
+
+    def _fusion_sources(self) -> Tuple[Optional[Tensor], ...]:
+        return self.weight, self.bias, self.denoiser.weight, self.denoiser.bias
+
+    def _reusable_fused_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """(W', b'), computed once and reused while W, b, A and a are the same tensors (identity, version
+        counter, storage, dtype, device) and no gradient is needed (under inference mode, never kept)."""
+        sources = [t for t in self._fusion_sources() if t is not None]
+        if (torch.is_grad_enabled() and any(t.requires_grad for t in sources)) or torch.is_inference_mode_enabled():
+            return self.fused_weights()
+        key = [(t, t._version, t.data_ptr(), t.dtype, t.device) for t in sources]
+        cached = self._fused_cache
+        if cached is None or len(cached[0]) != len(key) or not all(
+                a[0] is b[0] and a[1:] == b[1:] for a, b in zip(cached[0], key)):
+            with torch.no_grad():
+                self._fused_cache = cached = (key, self.fused_weights())
+        return cached[1]
 
     def forward(self, x: Tensor) -> Tensor:
         self.record_call(x)

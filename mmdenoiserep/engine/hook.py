@@ -1,5 +1,7 @@
 """``mmdenoiserep.DenoiseRepHook``: the DenoiseRep loss and phase schedule for any mmengine runner."""
+import contextlib
 import logging
+import types
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -10,7 +12,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from torch import Tensor, nn
 
 from ..core import (PHASES, denoise_loss, denoising_layers, discard_recorded_calls, freeze_running_stats,
-                    set_phase)
+                    fused_weights_cached, set_phase)
 from ..registry import HOOKS
 from ..utils import InputError, allow_mmengine_checkpoints
 
@@ -33,8 +35,14 @@ class DenoiseRepHook(Hook):
       kept in eval mode.
     - Parts of the backbone that it freezes itself on every ``train()`` (``frozen_stages``) keep their
       stock weights frozen, but their denoisers train like all others; the log lists those layers.
-    - Validation and test run in eval mode, where every denoising layer computes the fused path. A model
-      without denoising layers (a deploy config) is tested normally; training it is refused.
+    - In the ``denoise`` phase only the backbone runs (``backbone_only``): the rest of the network is
+      frozen and its losses would train nothing, so the model's ``loss`` computes the backbone forward
+      (which records the denoising layers' inputs) and returns no task loss; the denoisers' gradients are
+      those of the full forward. Falls back to the full forward when some denoising layer is outside
+      ``model.backbone``.
+    - Validation and test run in eval mode, where every denoising layer computes the fused path, W'
+      computed once per loop and reused (`mmdenoiserep.fused_weights_cached`). A model without denoising
+      layers (a deploy config) is tested normally; training it is refused.
     - Logs phase changes, and the per-layer losses every ``log_interval`` iterations (to the logger
       and the visualizer backends). In the finetune phase the frozen predictors record no loss and
       ``loss_denoise`` is 0.
@@ -48,6 +56,9 @@ class DenoiseRepHook(Hook):
             ``EpochBasedTrainLoop``, iterations under an ``IterBasedTrainLoop``. ``True`` under an
             iteration-based loop (one endless epoch) is refused.
         log_interval (int): iterations between per-layer loss logs. Defaults to 50.
+        loss_positions (float): fraction of each layer input's positions that the noise-prediction loss
+            is estimated on, in (0, 1] (unbiased; cheaper for large inputs). Defaults to 1.0 (all).
+        backbone_only (bool): run only the backbone in the denoise phase. Defaults to True.
 
     Note:
         Under DDP, set ``find_unused_parameters = True`` in the config unless every phase is 'joint':
@@ -61,7 +72,8 @@ class DenoiseRepHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, loss_weight: float = 0.1, phases: Sequence[str] = ('denoise', 'finetune'),
-                 interval: int = 1, by_epoch: Optional[bool] = None, log_interval: int = 50):
+                 interval: int = 1, by_epoch: Optional[bool] = None, log_interval: int = 50,
+                 loss_positions: float = 1.0, backbone_only: bool = True):
         phases = tuple(phases) if not isinstance(phases, str) else (phases,)
         if not phases or any(p not in PHASES for p in phases):
             raise ValueError(f'phases must be a non-empty sequence of {PHASES}, got {phases!r}')
@@ -69,7 +81,12 @@ class DenoiseRepHook(Hook):
             raise ValueError(f'interval must be a positive int, got {interval!r}')
         if by_epoch not in (None, True, False):
             raise ValueError(f'by_epoch must be None, True or False, got {by_epoch!r}')
+        if not isinstance(loss_positions, (int, float)) or not 0 < loss_positions <= 1:
+            raise ValueError(f'loss_positions must be in (0, 1], got {loss_positions!r}')
         self.loss_weight = float(loss_weight)
+        self.loss_positions = float(loss_positions)
+        self.backbone_only = bool(backbone_only)
+        self._eval_cache: Optional[contextlib.ExitStack] = None
         self.phases = phases
         self.interval = interval
         self.by_epoch = by_epoch
@@ -146,7 +163,7 @@ class DenoiseRepHook(Hook):
     def _add_denoise_loss(self, model, args, kwargs, output):
         mode = kwargs.get('mode', args[2] if len(args) > 2 else 'tensor')
         if mode == 'loss' and model.training and isinstance(output, dict):
-            losses = denoise_loss(model, per_layer=True)
+            losses = denoise_loss(model, per_layer=True, positions=self.loss_positions)
             self._last_losses = {name: loss.detach() for name, loss in losses.items()}
             total = (torch.stack(list(losses.values())).sum() if losses else
                      next(model.parameters()).new_zeros(()))  # finetune: no call recorded
@@ -162,6 +179,7 @@ class DenoiseRepHook(Hook):
                       f'iteration {runner.iter + 1}', logger='current')
             runner.message_hub.update_info('denoiserep_phase', phase)
             self.phase = phase
+            self._set_backbone_only(model, phase == 'denoise' and self.backbone_only)
             model.train()  # norm layers follow the model's own train() again (e.g. norm_eval)
         # The train loop's model.train() ran before this hook, and a backbone's train() may re-freeze
         # parts of itself (frozen_stages): put every denoiser back to what the phase says.
@@ -182,11 +200,48 @@ class DenoiseRepHook(Hook):
         print_log(f'DenoiseRepHook: phase {self.phase}, per-layer noise-prediction loss: ' +
                   ', '.join(f'{name}={value:.4f}' for name, value in values.items()), logger='current')
 
+    def _set_backbone_only(self, model: nn.Module, enable: bool) -> None:
+        """Make ``model.loss`` run only the backbone (an instance attribute), or give back the class's."""
+        if not enable:
+            model.__dict__.pop('loss', None)
+            return
+        backbone = getattr(model, 'backbone', None)
+        inside = {id(layer) for _, layer in denoising_layers(backbone)} if isinstance(backbone, nn.Module) else set()
+        outside = [name for name, layer in denoising_layers(model) if id(layer) not in inside]
+        if outside or not callable(getattr(model, 'loss', None)):
+            print_log('DenoiseRepHook: the denoise phase runs the full forward: denoising layers outside '
+                      f'model.backbone: {", ".join(outside[:5]) or "none (the model has no loss method)"}',
+                      logger='current', level=logging.WARNING)
+            return
+        model.loss = types.MethodType(_backbone_only_loss, model)
+
+    def _open_eval_cache(self, runner) -> None:
+        self._close_eval_cache()
+        self._eval_cache = contextlib.ExitStack()
+        self._eval_cache.enter_context(fused_weights_cached(self._unwrap(runner)))
+
+    def _close_eval_cache(self, *args, **kwargs) -> None:
+        if self._eval_cache is not None:
+            self._eval_cache.close()
+            self._eval_cache = None
+
+    before_val_epoch = before_test_epoch = _open_eval_cache
+    after_val_epoch = after_test_epoch = _close_eval_cache
+
     def after_run(self, runner) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
         self._last_losses = {}
+        self._close_eval_cache()
         model = self._unwrap(runner)
+        self._set_backbone_only(model, False)
         if denoising_layers(model):
             discard_recorded_calls(model)
+
+
+def _backbone_only_loss(self, inputs, data_samples=None) -> dict:
+    """``loss`` of a model in the denoise phase: the backbone forward only (it records the denoising
+    layers' inputs; DenoiseRepHook adds ``loss_denoise`` to the returned dict)."""
+    self.backbone(inputs)
+    return {}

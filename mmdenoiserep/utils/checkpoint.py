@@ -11,7 +11,7 @@ import os
 import os.path as osp
 import pickle
 import tempfile
-from typing import List, Mapping
+from typing import List, Mapping, Tuple
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ import torch
 from .errors import InputError
 
 __all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
-           'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
+           'read_denoiserep_checkpoint', 'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
 
 
 def _numpy_globals() -> List:
@@ -87,6 +87,27 @@ def checkpoint_state_dict(checkpoint) -> Mapping:
                                                                         for v in state_dict.values()):
         raise InputError('holds no state_dict of tensors')
     return state_dict
+
+
+def read_denoiserep_checkpoint(path: str) -> Tuple[dict, dict]:
+    """(meta, state_dict) of an unfused DenoiseRep checkpoint: an mmengine checkpoint or a bare state_dict.
+
+    Raises InputError (one line) for a missing, unreadable or already fused checkpoint.
+    """
+    if not osp.isfile(path):
+        raise InputError(f'checkpoint not found: {path}')
+    try:
+        checkpoint = load_checkpoint_file(path)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise InputError(f'cannot read checkpoint {path}: {str(error).splitlines()[0]}') from error
+    try:
+        state_dict = checkpoint_state_dict(checkpoint)
+    except InputError as error:
+        raise InputError(f'{path} {error}') from error
+    if not any('.denoiser.' in key for key in state_dict):
+        raise InputError(f'{path} has no denoiser parameters (already fused, or not a DenoiseRep checkpoint)')
+    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
+    return dict(meta or {}), dict(state_dict)
 
 
 def check_not_unfused(model: torch.nn.Module, checkpoint, source: str = 'the checkpoint') -> None:

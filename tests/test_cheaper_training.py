@@ -1,0 +1,178 @@
+"""What makes DenoiseRep cheaper without changing what it computes: W' reused in evaluation
+(fused_weights_cached), the noise-prediction loss estimated on a subset of positions, and the
+backbone-only denoise phase of DenoiseRepHook."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from mmdenoiserep import add_denoisers, denoise_loss, denoising_layers, fused_weights_cached, set_phase
+from mmdenoiserep.core.layers import NOISE_LOSSES
+
+
+def small_net(dtype=torch.float64):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, groups=2), nn.Flatten(),
+                        nn.Linear(8 * 4 * 4, 5)).to(dtype)
+    add_denoisers(net, example_inputs=torch.randn(1, 3, 6, 6, dtype=dtype))
+    for _, layer in denoising_layers(net):
+        with torch.no_grad():
+            layer.denoiser.weight.normal_(0, 0.3)
+            layer.denoiser.bias.normal_(0, 0.3)
+    return net.eval()
+
+
+def counting(net, monkeypatch):
+    """Count calls of fused_weights (the C x C product)."""
+    calls = []
+    for _, layer in denoising_layers(net):
+        original = layer.fused_weights
+        monkeypatch.setattr(layer, 'fused_weights', lambda original=original: calls.append(1) or original())
+    return calls
+
+
+def test_cache_reuses_w_prime_in_the_scope_only(monkeypatch):
+    net = small_net()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    calls = counting(net, monkeypatch)
+    with torch.no_grad():
+        expected = net(x)
+        assert len(calls) == 3
+        with fused_weights_cached(net):
+            for _ in range(3):
+                assert torch.equal(net(x), expected)
+        assert len(calls) == 6  # computed once per layer in the scope
+        net(x)
+    assert len(calls) == 9  # outside the scope: recomputed every forward
+    assert all(layer._fused_cache is None and not layer.reuse_fused_weights for _, layer in denoising_layers(net))
+
+
+def test_cache_is_not_used_when_gradients_are_needed(monkeypatch):
+    net = small_net()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    calls = counting(net, monkeypatch)
+    with fused_weights_cached(net):
+        for _ in range(2):
+            net(x).sum().backward()
+    assert len(calls) == 6
+    assert all(layer.weight.grad is not None and layer.denoiser.weight.grad is not None
+               for _, layer in denoising_layers(net))
+
+
+@pytest.mark.parametrize('change', ['W', 'b', 'A', 'a', 'load_state_dict', 'sgd', 'adamw', 'replace', 'dtype'])
+def test_any_change_of_w_b_a_is_picked_up(change):
+    net = small_net()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    layer = denoising_layers(net)[1][1]  # the grouped conv
+    other = small_net()
+    with torch.no_grad():
+        for _, l2 in denoising_layers(other):
+            for p in l2.parameters():
+                p.add_(torch.randn_like(p))
+    with fused_weights_cached(net):
+        with torch.no_grad():
+            net(x)  # fill the cache
+            if change == 'W':
+                layer.weight.mul_(1.5)
+            elif change == 'b':
+                layer.bias.add_(1.0)
+            elif change == 'A':
+                layer.denoiser.weight.add_(0.1)
+            elif change == 'a':
+                layer.denoiser.bias.sub_(0.2)
+            elif change == 'load_state_dict':
+                net.load_state_dict(other.state_dict())
+            elif change == 'replace':
+                layer.denoiser.weight = nn.Parameter(layer.denoiser.weight + 0.1)
+        if change in ('sgd', 'adamw'):
+            params = [p for _, l2 in denoising_layers(net) for p in l2.parameters()]
+            optimizer = (torch.optim.SGD(params, lr=0.1) if change == 'sgd' else torch.optim.AdamW(params, lr=0.1))
+            net.train()
+            set_phase(net, 'joint')
+            net(x).sum().backward()
+            optimizer.step()
+            net.eval()
+        if change == 'dtype':
+            net.float()
+            x = x.float()
+        with torch.no_grad():
+            actual = net(x)
+    with torch.no_grad():
+        expected = net(x)  # outside the scope: W' computed afresh
+    assert torch.equal(actual, expected)
+
+
+def test_positions_subset_is_an_unbiased_estimate_of_the_full_loss(monkeypatch):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 4, 3, groups=2)
+    add_denoisers(conv_net := nn.Sequential(conv), example_inputs=torch.randn(1, 6, 5, 5))
+    layer = denoising_layers(conv_net)[0][1]
+    with torch.no_grad():
+        layer.denoiser.weight.normal_(0, 0.5)
+        layer.denoiser.bias.normal_(0, 0.5)
+    x = torch.randn(2, 6, 5, 5, dtype=torch.float32) * 3
+    noise = torch.randn_like(x)
+    monkeypatch.setattr(torch, 'randn_like', lambda t: noise.clone())  # the same noise in every draw
+    full = layer.noise_prediction_loss(x).item()
+    # by hand: method.md's forward diffusion and the l1 + l2 loss over every element
+    abar = layer.schedule.alpha_bar
+    by_hand = NOISE_LOSSES['l1+l2'](layer.denoiser(abar ** 0.5 * x + (1 - abar) ** 0.5 * noise), noise).item()
+    assert full == pytest.approx(by_hand, rel=1e-6)
+    assert layer.noise_prediction_loss(x, positions=1.0).item() == full
+    draws = torch.tensor([layer.noise_prediction_loss(x, positions=0.1).item() for _ in range(3000)])
+    standard_error = draws.std().item() / len(draws) ** 0.5
+    assert abs(draws.mean().item() - full) < 4 * standard_error
+    assert draws.std().item() > 0  # the subsets differ
+    with pytest.raises(ValueError, match='positions must be in'):
+        layer.noise_prediction_loss(x, positions=0.0)
+
+
+def test_positions_subset_of_a_linear_layer_input_and_denoise_loss_option(monkeypatch):
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 3))
+    add_denoisers(net, example_inputs=torch.randn(1, 7, 4))
+    set_phase(net.train(), 'denoise')
+    x = torch.randn(2, 7, 4)
+    net(x)
+    torch.manual_seed(5)
+    subset = denoise_loss(net, positions=1 / 14)  # one position of the 14
+    layer = denoising_layers(net)[0][1]
+    torch.manual_seed(5)
+    noise = torch.randn_like(x)
+    index = torch.randperm(14)[:1]
+    abar = layer.schedule.alpha_bar
+    rows, noise_rows = x.reshape(14, 4)[index], noise.reshape(14, 4)[index]
+    expected = NOISE_LOSSES['l1+l2'](layer.denoiser(abar ** 0.5 * rows + (1 - abar) ** 0.5 * noise_rows), noise_rows)
+    assert subset.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_backbone_only_denoise_phase_gives_the_full_forward_gradients():
+    """DenoiseRepHook's denoise-phase loss (the backbone alone) against the full model's, float64."""
+    from mmpretrain.models import ImageClassifier
+    from mmpretrain.structures import DataSample
+
+    from mmdenoiserep.engine.hook import _backbone_only_loss
+    torch.manual_seed(0)
+    model = ImageClassifier(backbone=dict(type='ResNet', depth=18, out_indices=(3,)), neck=dict(type='GlobalAveragePooling'),
+                            head=dict(type='LinearClsHead', num_classes=3, in_channels=512)).double()
+    add_denoisers(model.backbone, example_inputs=torch.randn(1, 3, 32, 32, dtype=torch.float64),
+                  layer_types=(nn.Conv2d, nn.Linear))
+    set_phase(model.train(), 'denoise')
+    images = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    samples = [DataSample().set_gt_label(i) for i in (0, 2)]
+    gradients = []
+    for backbone_only in (False, True):
+        trial = copy.deepcopy(model)
+        if backbone_only:
+            import types
+            trial.loss = types.MethodType(_backbone_only_loss, trial)
+        losses = trial(images, samples, mode='loss')
+        assert ('loss' in losses) != backbone_only  # the head's cross-entropy only in the full forward
+        torch.manual_seed(3)
+        denoise_loss(trial).backward()
+        gradients.append({n: p.grad.clone() for n, p in trial.named_parameters() if '.denoiser.' in n})
+    full, backbone = gradients
+    assert full.keys() == backbone.keys() and len(full) == 20  # bias-free convs: A only
+    for name in full:
+        torch.testing.assert_close(backbone[name], full[name], rtol=0, atol=1e-12)
