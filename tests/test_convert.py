@@ -220,3 +220,18 @@ def test_finetune_records_no_loss():
     set_phase(model, 'joint')
     model(make_inputs()[0])
     assert len(denoise_loss(model, per_layer=True)) == len(denoising_layers(model))
+
+
+def test_unlisted_linear_subclasses_are_reported(caplog):
+    class WrappedLinear(nn.Linear):  # as mmcv's wrappers: a subclass with the stock forward
+        pass
+
+    model = nn.Sequential(nn.Linear(4, 4), WrappedLinear(4, 4), nn.Conv2d(1, 1, 1))
+    with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
+        add_denoisers(model, include=['0', '1'])
+    assert [type(m).__name__ for m in model] == ['DenoisingLinear', 'WrappedLinear', 'Conv2d']
+    assert 'WrappedLinear subclass nn.Linear/nn.Conv2d but are not in layer_types' in caplog.text
+    caplog.clear()
+    with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
+        add_denoisers(nn.Sequential(nn.Linear(4, 4), WrappedLinear(4, 4)), layer_types=(nn.Linear, WrappedLinear))
+    assert 'not in layer_types' not in caplog.text

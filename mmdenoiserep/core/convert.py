@@ -152,6 +152,7 @@ def add_denoisers(model: nn.Module,
     if not candidates:
         raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
                          f'include={include!r}, exclude={exclude!r}')
+    _warn_unlisted_subclasses(model, layer_types, candidates, include, exclude)
     names = list(candidates)
     if example_inputs is not None:
         names = _execution_order(model, candidates, example_inputs)
@@ -184,6 +185,22 @@ def add_denoisers(model: nn.Module,
         wrap_owner(model.get_submodule(owner_name), children)
     logger.info('add_denoisers: converted %d layers (steps %d..1 of %d)', len(names), len(names), num_steps)
     return model
+
+
+def _warn_unlisted_subclasses(model: nn.Module, layer_types: Tuple[type, ...], candidates: Dict[str, nn.Module],
+                              include, exclude) -> None:
+    """Warn about Linear/Conv2d subclasses (e.g. mmcv's wrappers) that the name patterns select but whose
+    exact type is not in ``layer_types``: they stay plain, which is easy to miss."""
+    include, exclude = _as_patterns(include, 'include'), _as_patterns(exclude, 'exclude')
+    attention_parts = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
+    unlisted = sorted({type(m).__name__ for n, m in model.named_modules()
+                       if isinstance(m, (nn.Linear, nn.Conv2d)) and type(m) not in layer_types
+                       and n not in candidates and id(m) not in attention_parts
+                       and (include is None or _matches(n, include)) and not _matches(n, exclude)})
+    if unlisted:
+        logger.warning('add_denoisers: layers of types %s subclass nn.Linear/nn.Conv2d but are not in '
+                       'layer_types, so they stay unconverted; add their types to layer_types to convert them',
+                       ', '.join(unlisted))
 
 
 def _attention_parts(model: nn.Module) -> Dict[str, str]:
