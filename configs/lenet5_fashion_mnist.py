@@ -1,0 +1,14 @@
+# LeNet-5 on Fashion-MNIST: the real-data experiment that runs on a CPU (tools/experiments/fashion_mnist.py).
+# mmpretrain's stock LeNet-5 MNIST config on Fashion-MNIST (60k train / 10k test, 28x28 grey images resized to
+# 32x32): its model, pipeline, SGD 0.01 and 5 epochs; only the dataset, its pixel statistics and the
+# validation interval change. The data are prepared from the Debian package dataset-fashion-mnist by
+# the experiment script (mmpretrain's FashionMNIST would try to download them).
+_base_ = 'mmpretrain::lenet/lenet5_mnist.py'
+
+data_preprocessor = dict(mean=[72.94], std=[90.02])  # Fashion-MNIST train pixels
+common = dict(type='FashionMNIST', data_prefix='data/fashion_mnist', download=False)
+train_dataloader = dict(dataset=dict(**common, test_mode=False))
+val_dataloader = dict(dataset=dict(**common, test_mode=True))
+test_dataloader = val_dataloader
+train_cfg = dict(val_interval=5)  # validate once, at the end
+default_hooks = dict(checkpoint=dict(interval=5))

@@ -1,0 +1,38 @@
+"""tools/benchmark.py on a small DenoiseRep config: the fused model has exactly the baseline's parameters
+and FLOPs, the unfused model more parameters; every measurement is there and written to JSON."""
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools' / 'benchmark.py')
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
+RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
+            'model.backbone.example_input_shape=[1,3,64,64]']
+
+
+def test_benchmark_report(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    assert benchmark.main(['configs/resnet50_denoiserep_in1k.py', '--tiny', '--batch', '2', '--shape', '3', '64', '64',
+                           '--repeats', '2', '--train-repeats', '1', '--json', str(out), '--cfg-options',
+                           *RESNET18]) == 0
+    report = json.loads(out.read_text())
+    params, flops = report['params'], report['flops']
+    # A (C_in x C_in) of each of ResNet-18's 20 convs (bias-free: no a): the stem, 4 stages (downsamples too)
+    inputs = [3] + [64] * 4 + [64, 128, 64, 128, 128] + [128, 256, 128, 256, 256] + [256, 512, 256, 512, 512]
+    denoiser_params = sum(c * c for c in inputs)
+    assert params['fused'] == params['baseline'] and params['unfused'] == params['baseline'] + denoiser_params
+    assert flops['fused'] == flops['baseline'] > 0
+    assert set(report['latency_seconds']) == {'baseline', "unfused (eval, W' cached)",
+                                              "unfused (eval, W' per forward)", 'fused'}
+    assert all(v > 0 for v in report['latency_seconds'].values())
+    assert set(report['train']) == {'baseline', 'denoise', 'finetune'}
+    assert all(v['seconds'] > 0 and v['peak_bytes'] >= 0 for v in report['train'].values())
+    printed = capsys.readouterr().out
+    assert '| fused | ' in printed and '| denoise | ' in printed
+
+
+def test_a_config_without_denoisers_is_refused(capsys):
+    assert benchmark.main(['configs/resnet50_in1k.py', '--tiny', '--no-train']) == 1
+    assert 'builds no denoising layers' in capsys.readouterr().err

@@ -1,0 +1,242 @@
+"""What DenoiseRep costs: parameters, FLOPs, inference latency, training-iteration time and memory.
+
+    python tools/benchmark.py CONFIG [CHECKPOINT] [--tiny] [--batch N] [--shape C H W] [--repeats R]
+                              [--json OUT.json] [--cfg-options ...]
+
+CONFIG is a DenoiseRep config (its backbone in ``mmdenoiserep.DenoiseRepBackbone``); CHECKPOINT, if given,
+is loaded into the DenoiseRep model (else its initial weights). Three models:
+
+- baseline: CONFIG without the wrapper (the stock model);
+- unfused: the DenoiseRep model in eval mode, measured as validation runs it (``fused_weights_cached``: W'
+  computed once) and without the cache (W' recomputed in every forward);
+- fused: ``fuse_denoisers`` of the unfused model (the stock classes, holding W', b').
+
+Inference: ``extract_feat`` (backbone and neck, the part DenoiseRep changes; the heads are the same) on a
+random (N, C, H, W) batch, float32, no_grad; after a warm-up the models run interleaved, ``--repeats`` rounds,
+and the medians are reported. Parameters count the whole model; FLOPs of ``extract_feat`` by mmengine's
+FlopAnalyzer. Training (``--tiny`` data or the config's, one batch of its train loader): the median time of
+a full iteration (forward, backward, SGD step) of the baseline, of a denoise-phase iteration as
+DenoiseRepHook runs it (backbone only, noise-prediction losses) and of a finetune-phase iteration; peak
+memory per iteration kind (CUDA: max allocated; CPU: the growth of the process's peak RSS, Linux).
+Prints a markdown table; ``--json`` writes the figures.
+"""
+import argparse
+import contextlib
+import copy
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import Runner
+
+from mmdenoiserep import denoise_loss, denoising_layers, fuse_denoisers, fused_weights_cached, set_phase
+from mmdenoiserep.core import freeze_running_stats
+from mmdenoiserep.engine.hook import DenoiseRepHook
+from mmdenoiserep.models import strip_denoiserep
+from mmdenoiserep.runner import add_config_args, load_config
+from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='a DenoiseRep config')
+    parser.add_argument('checkpoint', nargs='?', help='an unfused DenoiseRep checkpoint (optional)')
+    parser.add_argument('--batch', type=int, default=4, help='inference batch size (default: 4)')
+    parser.add_argument('--shape', type=int, nargs=3, default=(3, 224, 224), metavar=('C', 'H', 'W'),
+                        help='inference input shape (default: 3 224 224)')
+    parser.add_argument('--repeats', type=int, default=20, help='interleaved rounds (default: 20)')
+    parser.add_argument('--train-repeats', type=int, default=5, help='iterations per training kind (default: 5)')
+    parser.add_argument('--no-train', action='store_true', help='skip the training measurements')
+    parser.add_argument('--json', help='write the figures to this JSON file')
+    add_config_args(parser, launcher=False)
+    return parser.parse_args(argv)
+
+
+class Features(torch.nn.Module):
+    """``extract_feat`` of a model as a module (for the FLOP counter)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs):
+        return self.model.extract_feat(inputs) if hasattr(self.model, 'extract_feat') else self.model.backbone(inputs)
+
+
+def build_models(args):
+    cfg = load_config(args)
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    if cfg.get('data_preprocessor') is not None:
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    unfused = MODELS.build(cfg.model)
+    if not denoising_layers(unfused):
+        raise InputError(f'{args.config} builds no denoising layers: give a DenoiseRep config')
+    if args.checkpoint:
+        load_state_dict_exact(unfused, read_denoiserep_checkpoint(args.checkpoint)[1])
+    start = time.perf_counter()
+    state_dict = fuse_denoisers(copy.deepcopy(unfused)).state_dict()
+    fuse_seconds = time.perf_counter() - start
+    fused = MODELS.build(strip_denoiserep(cfg.model))
+    load_state_dict_exact(fused, state_dict)  # the stock model holding the fused weights
+    return cfg, MODELS.build(strip_denoiserep(cfg.model)), unfused, fused, fuse_seconds
+
+
+@torch.no_grad()
+def latencies(models: dict, inputs: torch.Tensor, repeats: int) -> dict:
+    """Median seconds of ``extract_feat`` per model, the models interleaved in each round. Each model runs
+    inside its context for the whole measurement (as a validation loop runs inside the W' cache)."""
+    features = {name: Features(model.eval()) for name, (model, _) in models.items()}
+    times = {name: [] for name in models}
+    with contextlib.ExitStack() as stack:
+        for _, context in models.values():
+            stack.enter_context(context())
+        for round_ in range(repeats + 2):  # 2 warm-up rounds
+            for name in models:
+                start = time.perf_counter()
+                features[name](inputs)
+                if round_ >= 2:
+                    times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def flops(model, inputs) -> int:
+    analyzer = FlopAnalyzer(Features(model.eval()), (inputs,))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return int(analyzer.total())
+
+
+def train_iteration(model, data, kind: str):
+    """One training iteration of ``kind``: 'baseline', 'denoise' or 'finetune' (as DenoiseRepHook runs it)."""
+    hook = DenoiseRepHook(loss_weight=0.1)
+    model.train()
+    if kind != 'baseline':
+        set_phase(model, kind)
+        hook._set_backbone_only(model, kind == 'denoise')
+        if kind == 'denoise':
+            freeze_running_stats(model)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6)
+    losses = model(**data, mode='loss')
+    if kind == 'denoise':
+        losses['loss_denoise'] = 0.1 * denoise_loss(model)
+    loss, _ = model.parse_losses(losses)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    hook._set_backbone_only(model, False)
+
+
+def train_measurements(model_for, data, repeats: int) -> dict:
+    """{kind: (median seconds, peak memory bytes of its first iteration)} of the three iteration kinds."""
+    results = {}
+    for kind in ('baseline', 'denoise', 'finetune'):
+        model = model_for(kind)
+        gc.collect()
+        peak = peak_memory(lambda: train_iteration(model, data, kind))  # the first iteration, also a warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            train_iteration(model, data, kind)
+            times.append(time.perf_counter() - start)
+        results[kind] = (statistics.median(times), peak)
+        del model
+    return results
+
+
+def _status_kib(field: str) -> int:
+    with open('/proc/self/status', encoding='ascii') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+
+
+def peak_memory(step) -> int:
+    """Bytes by which ``step`` raises the peak memory: CUDA max allocated; on the CPU the growth of the
+    peak RSS (Linux: VmHWM, reset through /proc/self/clear_refs before the step), else -1."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    try:
+        with open('/proc/self/clear_refs', 'w', encoding='ascii') as f:
+            f.write('5')  # reset the peak RSS (VmHWM) to the current RSS
+        before = _status_kib('VmRSS')
+        step()
+        return (_status_kib('VmHWM') - before) * 1024
+    except OSError:
+        step()
+        return -1
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg, baseline, unfused, fused, fuse_seconds = build_models(args)
+    except (InputError, FileNotFoundError) as error:
+        print(f'benchmark.py: error: {error}', file=sys.stderr)
+        return 1
+    inputs = torch.randn(args.batch, *args.shape)
+    cached = copy.deepcopy(unfused)
+    models = {'baseline': (baseline, contextlib.nullcontext),
+              "unfused (eval, W' cached)": (cached, lambda: fused_weights_cached(cached)),
+              "unfused (eval, W' per forward)": (unfused, contextlib.nullcontext),
+              'fused': (fused, contextlib.nullcontext)}
+    latency = latencies(models, inputs, args.repeats)
+    report = dict(config=args.config, batch=args.batch, shape=list(args.shape), torch=torch.__version__,
+                  threads=torch.get_num_threads(), fuse_seconds=fuse_seconds,
+                  params={name: sum(p.numel() for p in m.parameters()) for name, m in
+                          (('baseline', baseline), ('unfused', unfused), ('fused', fused))},
+                  flops={name: flops(m, inputs[:1]) for name, m in (('baseline', baseline), ('fused', fused))},
+                  latency_seconds=latency)
+    if not args.no_train:
+        batch = next(iter(Runner.build_dataloader(cfg.train_dataloader)))
+        data = unfused.data_preprocessor(batch, True)
+        fresh = {'baseline': lambda: MODELS.build(strip_denoiserep(cfg.model)),
+                 'denoise': lambda: copy.deepcopy(unfused), 'finetune': lambda: copy.deepcopy(unfused)}
+        report['train'] = {kind: dict(seconds=s, peak_bytes=m) for kind, (s, m) in
+                           train_measurements(lambda kind: fresh[kind](), data, args.train_repeats).items()}
+    print(table(report))
+    if args.json:
+        save_json(report, args.json)
+    return 0
+
+
+def table(report: dict) -> str:
+    base = report['latency_seconds']['baseline']
+    lines = [f'{report["config"]}: batch {report["batch"]} x {report["shape"]}, {report["threads"]} threads, '
+             f'torch {report["torch"]}, fuse_denoisers {report["fuse_seconds"]:.2f} s', '',
+             '| model | params | FLOPs (extract_feat, 1 image) | latency (median) | vs baseline |',
+             '| --- | --- | --- | --- | --- |']
+    for name, seconds in report['latency_seconds'].items():
+        key = name.split(' ')[0]
+        flops_text = f'{report["flops"][key] / 1e9:.3f} G' if key in report['flops'] else '-'
+        lines.append(f'| {name} | {report["params"][key]:,} | {flops_text} | {seconds * 1e3:.2f} ms | '
+                     f'{seconds / base:.3f}x |')
+    if 'train' in report:
+        base_train = report['train']['baseline']['seconds']
+        lines += ['', '| training iteration | time (median) | vs baseline | peak memory growth (first iteration) |',
+                  '| --- | --- | --- | --- |']
+        for kind, values in report['train'].items():
+            lines.append(f'| {kind} | {values["seconds"] * 1e3:.1f} ms | {values["seconds"] / base_train:.2f}x | '
+                         f'{values["peak_bytes"] / 2**20:.0f} MiB |')
+    return '\n'.join(lines)
+
+
+def save_json(report: dict, path: str) -> None:
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.benchmark.', suffix='.json', dir=folder)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        json.dump(report, f, indent=2)
+    os.replace(tmp, path)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
