@@ -40,6 +40,8 @@ background with mild Gaussian noise, never overlapping, so every annotation is e
                          image/<7 digits>.jpg, 96x96 side views of cars (body and cabin colors identify the
                          vehicle); train_test_split/train_list.txt (4 vehicles x 4 images), test_list_800 /
                          _1600 / _2400.txt (4 / 6 / 8 vehicles x 3 images, nested), lines "<name> <vehicle id>".
+  fashion_mnist/         {train,t10k}-{images-idx3,labels-idx1}-ubyte: the unpacked IDX files that mmpretrain's
+                         FashionMNIST reads, 28x28 grey images of class_look shapes, 2 train / 1 test per class.
 
 The classification sets below draw each image as ImageNet's do: one shape on a light gradient, the shape
 and color naming the class (`class_look`: the k-th class of a set is the k-th shape of SHAPES and the k-th
@@ -68,7 +70,7 @@ Each dataset is built in a hidden temp folder next to its target and renamed int
 unless forced. Same VERSION, same Pillow -> byte-identical files.
 
 Usage: python tools/make_tiny_data.py [--out data/tiny] [--force] [--only NAME ...]
-NAME: coco ade imagenet market1501 cifar10 cub pets flowers102 dukemtmc cuhk03 msmt17 vehicleid
+NAME: coco ade imagenet market1501 cifar10 cub pets flowers102 dukemtmc cuhk03 msmt17 vehicleid fashion_mnist
 """
 import argparse
 import io
@@ -149,9 +151,10 @@ FLOWERS_CLASSES = (1, 18, 51, 77, 102)  # 1-based Flowers-102 labels
 DATA_ROOTS = {'coco': 'coco', 'ade': 'ade/ADEChallengeData2016', 'imagenet': 'imagenet',
               'market1501': 'market1501/Market-1501-v15.09.15', 'cifar10': 'cifar10', 'cub': 'CUB_200_2011',
               'pets': 'Oxford-IIIT_Pets', 'flowers102': 'Flowers102', 'dukemtmc': 'dukemtmc-reid/DukeMTMC-reID',
-              'cuhk03': 'cuhk03/cuhk03-np', 'msmt17': 'msmt17/MSMT17_V1', 'vehicleid': 'vehicleid/VehicleID_V1.0'}
+              'cuhk03': 'cuhk03/cuhk03-np', 'msmt17': 'msmt17/MSMT17_V1', 'vehicleid': 'vehicleid/VehicleID_V1.0',
+              'fashion_mnist': 'fashion_mnist'}
 SEEDS = {'coco': 1, 'ade': 2, 'imagenet': 3, 'market1501': 4, 'cifar10': 5, 'cub': 6, 'pets': 7, 'flowers102': 8,
-         'dukemtmc': 9, 'cuhk03': 10, 'msmt17': 11, 'vehicleid': 12}
+         'dukemtmc': 9, 'cuhk03': 10, 'msmt17': 11, 'vehicleid': 12, 'fashion_mnist': 13}
 
 
 # ---------------------------------------------------------------- shared drawing helpers
@@ -481,6 +484,22 @@ def make_cifar10(root, rng):
     write_bytes(os.path.join(root, 'cifar-10-batches-py', 'batches.meta'), pickle.dumps(meta, protocol=2))
 
 
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX format of (Fashion-)MNIST: zero bytes, the uint8 type code 0x08, the number of dimensions,
+    each dimension as a big-endian int32, then the data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(int(d).to_bytes(4, 'big') for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def make_fashion_mnist(root, rng):
+    """The four unpacked IDX files (28x28 grey images, labels 0..9): 2 train and 1 test image per class."""
+    for prefix, per_class in (('train', 2), ('t10k', 1)):
+        labels = rng.permutation(np.repeat(np.arange(10), per_class))
+        images = np.stack([np.asarray(draw_object(rng, (28, 28), *class_look(int(k))).convert('L')) for k in labels])
+        write_bytes(os.path.join(root, f'{prefix}-images-idx3-ubyte'), idx_bytes(images))
+        write_bytes(os.path.join(root, f'{prefix}-labels-idx1-ubyte'), idx_bytes(labels))
+
+
 def make_cub(root, rng):
     """Class folders of images; 1-based image and class ids in the txt files, 3 of 5 images per class train."""
     images, labels, splits = [], [], []
@@ -533,7 +552,8 @@ def make_flowers102(root, rng):
 
 BUILDERS = {'coco': make_coco, 'ade': make_ade, 'imagenet': make_imagenet, 'market1501': make_market1501,
             'cifar10': make_cifar10, 'cub': make_cub, 'pets': make_pets, 'flowers102': make_flowers102,
-            'dukemtmc': make_dukemtmc, 'cuhk03': make_cuhk03, 'msmt17': make_msmt17, 'vehicleid': make_vehicleid}
+            'dukemtmc': make_dukemtmc, 'cuhk03': make_cuhk03, 'msmt17': make_msmt17, 'vehicleid': make_vehicleid,
+            'fashion_mnist': make_fashion_mnist}
 
 
 # ---------------------------------------------------------------- build / CLI

@@ -70,9 +70,10 @@ def test_layout_roots_and_speed(tiny):
                              'cifar10': out / 'cifar10', 'cub': out / 'CUB_200_2011',
                              'pets': out / 'Oxford-IIIT_Pets', 'flowers102': out / 'Flowers102',
                              'dukemtmc': out / 'dukemtmc-reid' / 'DukeMTMC-reID', 'cuhk03': out / 'cuhk03' / 'cuhk03-np',
-                             'msmt17': out / 'msmt17' / 'MSMT17_V1', 'vehicleid': out / 'vehicleid' / 'VehicleID_V1.0'}
+                             'msmt17': out / 'msmt17' / 'MSMT17_V1', 'vehicleid': out / 'vehicleid' / 'VehicleID_V1.0',
+                             'fashion_mnist': out / 'fashion_mnist'}
     folders = ['CUB_200_2011', 'Flowers102', 'Oxford-IIIT_Pets', 'ade', 'cifar10', 'coco', 'cuhk03', 'dukemtmc-reid',
-               'imagenet', 'market1501', 'msmt17', 'vehicleid']
+               'fashion_mnist', 'imagenet', 'market1501', 'msmt17', 'vehicleid']
     assert sorted(os.listdir(out)) == folders  # no temp folders left
     for folder in folders:
         assert (out / folder / '.complete').read_text().strip() == mtd.VERSION
@@ -94,7 +95,7 @@ def test_layout_roots_and_speed(tiny):
            for folder, count in (('bounding_box_train', 16), ('query', 8), ('bounding_box_test', 16))},
         msmt17: 4, **{f'{msmt17}/train/{pid:04d}': 6 for pid in range(4)},
         **{f'{msmt17}/test/{pid:04d}': 8 for pid in range(4)},
-        f'{vehicleid}/image': 40, f'{vehicleid}/train_test_split': 4}
+        f'{vehicleid}/image': 40, f'{vehicleid}/train_test_split': 4, 'fashion_mnist': 4}
 
 
 def test_regeneration_is_byte_identical(tiny, tmp_path):
@@ -471,3 +472,14 @@ def test_cli_bad_arguments_fail_with_one_line(tmp_path, args, word):
     assert result.returncode != 0
     assert len(result.stderr.splitlines()) == 1 and 'error' in result.stderr and word in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_fashion_mnist_idx_files_load_in_mmpretrain(tiny):
+    from mmpretrain.datasets import FashionMNIST
+    root = str(tiny['roots']['fashion_mnist'])
+    train = FashionMNIST(data_root=root, download=False, test_mode=False)
+    test = FashionMNIST(data_root=root, download=False, test_mode=True)
+    assert (len(train), len(test)) == (20, 10)
+    assert sorted(int(train.get_data_info(i)['gt_label']) for i in range(20)) == sorted(list(range(10)) * 2)
+    image = train.get_data_info(0)['img']
+    assert image.shape == (28, 28) and image.dtype == np.uint8 and image.std() > 10

@@ -31,8 +31,9 @@ def parse_args():
     parser.add_argument('out', help='path of the fused checkpoint to write')
     parser.add_argument('--baseline-config',
                         help='config of the plain model (default: CONFIG unwrapped); --cfg-options do not apply')
-    parser.add_argument('--shape', type=int, nargs=4, default=(1, 3, 224, 224), metavar=('N', 'C', 'H', 'W'),
-                        help='shape of the random input of the check (default: 1 3 224 224)')
+    parser.add_argument('--shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
+                        help="shape of the random input of the check (default: the DenoiseRepBackbone's "
+                        'example_input_shape, else 1 3 224 224)')
     add_config_args(parser, launcher=False)
     return parser.parse_args()
 
@@ -55,10 +56,21 @@ def features(model: torch.nn.Module, inputs: torch.Tensor) -> list:
     return [t for t in (out if isinstance(out, (list, tuple)) else [out]) if torch.is_tensor(t)]
 
 
+def example_input_shape(model_cfg):
+    """The ``example_input_shape`` of the first DenoiseRepBackbone in a model config (None if it has none)."""
+    if isinstance(model_cfg, dict):
+        if str(model_cfg.get('type', '')).split('.')[-1] == 'DenoiseRepBackbone' and model_cfg.get('example_input_shape'):
+            return tuple(model_cfg['example_input_shape'])
+        model_cfg = list(model_cfg.values())
+    if isinstance(model_cfg, (list, tuple)):
+        return next((shape for item in model_cfg if (shape := example_input_shape(item))), None)
+    return None
+
+
 def check_paths(args) -> None:
     if osp.isdir(args.out):
         raise InputError(f'OUT is a directory, expected a file path: {args.out}')
-    if any(size < 1 for size in args.shape):
+    if args.shape is not None and any(size < 1 for size in args.shape):
         raise InputError(f'--shape needs four positive sizes N C H W, got {" ".join(map(str, args.shape))}')
 
 
@@ -73,7 +85,8 @@ def fuse_checkpoint(args) -> None:
     load_strict(model, state_dict, f'{args.checkpoint} does not match the model of {args.config}')
     n_unfused = sum(p.numel() for p in model.parameters())
 
-    inputs = torch.randn(*args.shape, generator=torch.Generator().manual_seed(0))
+    shape = args.shape or example_input_shape(cfg.model) or (1, 3, 224, 224)
+    inputs = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     expected = features(model, inputs)
     fuse_denoisers(model)
 
