@@ -6,7 +6,8 @@ Every full-scale config runs on CPU once its data root `data/X` is mapped to `da
 legible scenes: 2-4 saturated shapes (regular polygons; a "circle" is a 24-gon) on a light gradient
 background with mild Gaussian noise, never overlapping, so every annotation is exact. Layout under --out:
 
-  coco/                  train2017/*.jpg (24), val2017/*.jpg (8), 128x96 (WxH), file names %012d.jpg;
+  coco/                  train2017/*.jpg (24), val2017/*.jpg (8), unlabeled2017/*.jpg (8, no annotation),
+                         128x96 (WxH), file names %012d.jpg;
                          annotations/instances_{train,val}2017.json: all 80 COCO categories with their real
                          ids (1..90 minus 12 26 29 30 45 66 68 69 71 83), one polygon per instance,
                          bbox = tight box of the polygon, area = polygon area, iscrowd 0.
@@ -84,7 +85,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw
 
-VERSION = 'mmdenoiserep-tiny-data 1'
+VERSION = 'mmdenoiserep-tiny-data 2'
 MARKER = '.complete'
 JPEG_QUALITY = 90
 NOISE_SIGMA = 4.0
@@ -291,6 +292,10 @@ def make_coco(root, rng):
                        images=images, annotations=annotations, categories=categories)
         json_path = os.path.join(root, 'annotations', f'instances_{split}.json')
         write_text(json_path, json.dumps(content, sort_keys=True))
+    for _ in range(8):  # unlabeled2017: images only (label-free DenoiseRep)
+        image_id += 1
+        image, _ = draw_scene(rng, gradient_background(size, rng), (3, 2), sorted(COCO_SHAPE_CLASSES))
+        save_image(image, os.path.join(root, 'unlabeled2017', f'{image_id:012d}.jpg'))
 
 
 def make_ade(root, rng):

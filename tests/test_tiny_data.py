@@ -82,7 +82,7 @@ def test_layout_roots_and_speed(tiny):
     duke, cuhk03 = 'dukemtmc-reid/DukeMTMC-reID', 'cuhk03/cuhk03-np'
     msmt17, vehicleid = 'msmt17/MSMT17_V1', 'vehicleid/VehicleID_V1.0'
     assert Counter(str(p.parent.relative_to(out)) for p in files) == {
-        'coco/train2017': 24, 'coco/val2017': 8, 'coco/annotations': 2,
+        'coco/train2017': 24, 'coco/val2017': 8, 'coco/unlabeled2017': 8, 'coco/annotations': 2,
         f'{ade}/images/training': 24, f'{ade}/images/validation': 8,
         f'{ade}/annotations/training': 24, f'{ade}/annotations/validation': 8,
         **{f'imagenet/train/{c[0]}': 8 for c in mtd.IMAGENET_CLASSES}, 'imagenet/val': 15, 'imagenet/meta': 2,
