@@ -149,13 +149,16 @@ def test_positions_subset_of_a_linear_layer_input_and_denoise_loss_option(monkey
 
 def test_backbone_only_denoise_phase_gives_the_full_forward_gradients():
     """DenoiseRepHook's denoise-phase loss (the backbone alone) against the full model's, float64."""
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     from mmpretrain.structures import DataSample
 
     from mmdenoiserep.engine.hook import _backbone_only_loss
     torch.manual_seed(0)
-    model = ImageClassifier(backbone=dict(type='ResNet', depth=18, out_indices=(3,)), neck=dict(type='GlobalAveragePooling'),
-                            head=dict(type='LinearClsHead', num_classes=3, in_channels=512)).double()
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope an earlier test left
+        model = ImageClassifier(backbone=dict(type='ResNet', depth=18, out_indices=(3,)),
+                                neck=dict(type='GlobalAveragePooling'),
+                                head=dict(type='LinearClsHead', num_classes=3, in_channels=512)).double()
     add_denoisers(model.backbone, example_inputs=torch.randn(1, 3, 32, 32, dtype=torch.float64),
                   layer_types=(nn.Conv2d, nn.Linear))
     set_phase(model.train(), 'denoise')

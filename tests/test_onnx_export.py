@@ -32,6 +32,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 from mmpretrain.models import ImageClassifier
 from onnx import numpy_helper
 
@@ -67,7 +68,8 @@ def build_baseline(name: str) -> ImageClassifier:
     nothing to do with fusion.
     """
     torch.manual_seed(SEED)
-    model = ImageClassifier(**copy.deepcopy(BACKBONES[name]))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope an earlier test left
+        model = ImageClassifier(**copy.deepcopy(BACKBONES[name]))
     generator = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
         for param in model.parameters():
