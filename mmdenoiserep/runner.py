@@ -12,13 +12,14 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+from mmengine.hooks import CheckpointHook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .engine import UnfusedCheckpointCheckHook
+from .engine import ReseedHook, UnfusedCheckpointCheckHook
 from .tiny import TINY_DATA_ROOT, tiny_config
 from .tiny_data import make_tiny_data
-from .utils import allow_mmengine_checkpoints
+from .utils import InputError, allow_mmengine_checkpoints, check_checkpoint_file, first_line
 
 __all__ = ['add_config_args', 'load_config', 'build_runner']
 
@@ -85,10 +86,22 @@ def _init_cpu_process_group(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The config's runner, with `UnfusedCheckpointCheckHook` registered (refuses unfused checkpoints
-    for models without denoisers)."""
+    """The config's runner (a config value its builders refuse, or a missing or truncated ``load_from``:
+    InputError), made safe to kill and resume: its CheckpointHook replaced by
+    `AtomicCheckpointHook` (same arguments), `ReseedHook` registered (a resumed run draws the random
+    numbers of an uninterrupted one), and `UnfusedCheckpointCheckHook` registered (refuses unfused
+    checkpoints for models without denoisers)."""
     if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
         _init_cpu_process_group(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in ('CheckpointHook', CheckpointHook):
+        checkpoint['type'] = 'mmdenoiserep.AtomicCheckpointHook'
+    if cfg.get('load_from'):
+        check_checkpoint_file(cfg.load_from, 'load_from checkpoint')
+    try:
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    except (ValueError, TypeError, KeyError, AssertionError) as error:  # what builders raise on bad config values
+        raise InputError(f'cannot build the run from the config: {first_line(error)}') from error
+    runner.register_hook(ReseedHook())
     runner.register_hook(UnfusedCheckpointCheckHook())
     return runner

@@ -113,17 +113,19 @@ def test_positions_subset_is_an_unbiased_estimate_of_the_full_loss(monkeypatch):
         layer.denoiser.bias.normal_(0, 0.5)
     x = torch.randn(2, 6, 5, 5, dtype=torch.float32) * 3
     noise = torch.randn_like(x)
-    monkeypatch.setattr(torch, 'randn_like', lambda t: noise.clone())  # the same noise in every draw
-    full = layer.noise_prediction_loss(x).item()
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, 'randn_like', lambda t: noise.clone())
+        full = layer.noise_prediction_loss(x).item()
     # by hand: method.md's forward diffusion and the l1 + l2 loss over every element
     abar = layer.schedule.alpha_bar
     by_hand = NOISE_LOSSES['l1+l2'](layer.denoiser(abar ** 0.5 * x + (1 - abar) ** 0.5 * noise), noise).item()
     assert full == pytest.approx(by_hand, rel=1e-6)
-    assert layer.noise_prediction_loss(x, positions=1.0).item() == full
+    # E over noise and subsets of the subset loss = E over noise of the full loss (fresh noise in every draw)
+    full_draws = torch.tensor([layer.noise_prediction_loss(x, positions=1.0).item() for _ in range(3000)])
     draws = torch.tensor([layer.noise_prediction_loss(x, positions=0.1).item() for _ in range(3000)])
-    standard_error = draws.std().item() / len(draws) ** 0.5
-    assert abs(draws.mean().item() - full) < 4 * standard_error
-    assert draws.std().item() > 0  # the subsets differ
+    standard_error = (draws.var().item() / len(draws) + full_draws.var().item() / len(full_draws)) ** 0.5
+    assert abs(draws.mean().item() - full_draws.mean().item()) < 4 * standard_error
+    assert draws.std().item() > 2 * full_draws.std().item()  # the subsets differ (5 of the 50 positions)
     with pytest.raises(ValueError, match='positions must be in'):
         layer.noise_prediction_loss(x, positions=0.0)
 
@@ -139,10 +141,10 @@ def test_positions_subset_of_a_linear_layer_input_and_denoise_loss_option(monkey
     subset = denoise_loss(net, positions=1 / 14)  # one position of the 14
     layer = denoising_layers(net)[0][1]
     torch.manual_seed(5)
-    noise = torch.randn_like(x)
     index = torch.randperm(14)[:1]
+    noise_rows = torch.randn(1, 4)
     abar = layer.schedule.alpha_bar
-    rows, noise_rows = x.reshape(14, 4)[index], noise.reshape(14, 4)[index]
+    rows = x.reshape(14, 4)[index]
     expected = NOISE_LOSSES['l1+l2'](layer.denoiser(abar ** 0.5 * rows + (1 - abar) ** 0.5 * noise_rows), noise_rows)
     assert subset.item() == pytest.approx(expected.item(), rel=1e-6)
 
@@ -179,3 +181,23 @@ def test_backbone_only_denoise_phase_gives_the_full_forward_gradients():
     assert full.keys() == backbone.keys() and len(full) == 20  # bias-free convs: A only
     for name in full:
         torch.testing.assert_close(backbone[name], full[name], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize('positions', [1 / 18, 0.5])
+def test_positions_subset_of_a_conv_input_takes_the_drawn_positions(positions):
+    """The rows a conv layer's subset loss sees: position k of the randperm draw is (sample k // HW,
+    pixel k % HW), all channels, checked against a channels-last copy of the input."""
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Conv2d(3, 2, 1))
+    add_denoisers(net, example_inputs=torch.randn(1, 3, 3, 3))
+    layer = denoising_layers(net)[0][1]
+    x = torch.randn(2, 3, 3, 3)
+    torch.manual_seed(7)
+    loss = layer.noise_prediction_loss(x, positions=positions)
+    torch.manual_seed(7)
+    index = torch.randperm(18)[:round(positions * 18)]
+    noise = torch.randn(len(index), 3)
+    rows = x.permute(0, 2, 3, 1).reshape(18, 3)[index]
+    abar = layer.schedule.alpha_bar
+    expected = NOISE_LOSSES['l1+l2'](layer.denoiser.forward_rows(abar ** 0.5 * rows + (1 - abar) ** 0.5 * noise), noise)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)

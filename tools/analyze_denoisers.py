@@ -33,10 +33,8 @@ import io
 import itertools
 import json
 import math
-import os
 import os.path as osp
 import sys
-import tempfile
 
 import torch
 from mmengine.logging import MMLogger
@@ -48,7 +46,8 @@ from mmdenoiserep import denoising_layers, set_phase
 from mmdenoiserep.core import freeze_running_stats
 from mmdenoiserep.core.layers import NOISE_LOSSES
 from mmdenoiserep.runner import add_config_args, load_config
-from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint
+from mmdenoiserep.utils import (InputError, first_line, load_state_dict_exact, read_denoiserep_checkpoint,
+                                write_atomically)
 
 PROG = 'analyze_denoisers.py'
 LEARNED = 0.99  # a layer whose loss ratio (trained / zero predictor) is below this learned something
@@ -97,11 +96,6 @@ def build_model(args, state_dict: dict):
     except ValueError as error:
         raise InputError(f'{args.checkpoint} does not match the model of {args.config}: {error}') from error
     return cfg, model.to('cuda' if torch.cuda.is_available() else 'cpu')
-
-
-def first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f'{type(error).__name__}: {lines[0] if lines else ""}'
 
 
 # ------------------------------------------------------------------------------------------- analysis
@@ -257,22 +251,6 @@ def plot_png(rows, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomically(data: bytes, path: str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    directory = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # what a plain open() gives
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def analyze_checkpoint(args) -> None:
     check_args(args)
     _, state_dict = read_denoiserep_checkpoint(args.checkpoint)
@@ -289,9 +267,11 @@ def analyze_checkpoint(args) -> None:
     print(markdown_table(rows))
     print()
     print(summary_line(stats))
-    os.makedirs(args.out_dir, exist_ok=True)
-    for name, data in ((JSON_NAME, json_bytes), (PNG_NAME, png_bytes)):
-        write_atomically(data, osp.join(args.out_dir, name))
+    try:
+        for name, data in ((JSON_NAME, json_bytes), (PNG_NAME, png_bytes)):
+            write_atomically(osp.join(args.out_dir, name), lambda f, data=data: f.write(data))
+    except OSError as error:
+        raise InputError(f'cannot write {osp.join(args.out_dir, name)}: {error.strerror or error}') from error
     print(f'wrote {osp.join(args.out_dir, JSON_NAME)} and {osp.join(args.out_dir, PNG_NAME)}')
 
 

@@ -6,26 +6,30 @@
 CONFIG is a DenoiseRep config (its backbone in ``mmdenoiserep.DenoiseRepBackbone``); CHECKPOINT, if given,
 is loaded into the DenoiseRep model (else its initial weights). Three models:
 
-- baseline: CONFIG without the wrapper (the stock model);
+- baseline: CONFIG without the wrapper (the stock model), holding the unfused model's W, b;
 - unfused: the DenoiseRep model in eval mode, measured as validation runs it (``fused_weights_cached``: W'
   computed once) and without the cache (W' recomputed in every forward);
-- fused: ``fuse_denoisers`` of the unfused model (the stock classes, holding W', b').
+- fused: ``fuse_denoisers`` of the unfused model (the stock classes, holding W', b');
+- baseline (copy): a second copy of the baseline, timed like the others: the noise floor of the comparison
+  (two copies of one model differ only by chance).
 
 Inference: ``extract_feat`` (backbone and neck, the part DenoiseRep changes; the heads are the same) on a
 random (N, C, H, W) batch, float32, no_grad; after a warm-up the models run interleaved, ``--repeats`` rounds,
 and the medians are reported. Parameters count the whole model; FLOPs of ``extract_feat`` by mmengine's
 FlopAnalyzer. Training (``--tiny`` data or the config's, one batch of its train loader): the median time of
 a full iteration (forward, backward, SGD step) of the baseline, of a denoise-phase iteration as
-DenoiseRepHook runs it (backbone only, noise-prediction losses) and of a finetune-phase iteration; peak
-memory per iteration kind (CUDA: max allocated; CPU: the growth of the process's peak RSS, Linux).
+DenoiseRepHook runs it (backbone only, noise-prediction losses; also on the full model, as before the
+backbone-only path, and with the loss on a fraction of positions, ``--loss-positions``) and of a
+finetune-phase iteration; peak memory per iteration kind (CUDA: max allocated; CPU: the growth of the process's peak RSS, Linux).
 Prints a markdown table; ``--json`` writes the figures.
 """
 import argparse
 import contextlib
 import copy
+import ctypes
+import functools
 import gc
 import json
-import os
 import statistics
 import sys
 import time
@@ -40,7 +44,7 @@ from mmdenoiserep.core import freeze_running_stats
 from mmdenoiserep.engine.hook import DenoiseRepHook
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.runner import add_config_args, load_config
-from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint
+from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, write_atomically
 
 
 def parse_args(argv=None):
@@ -53,6 +57,9 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=20, help='interleaved rounds (default: 20)')
     parser.add_argument('--train-repeats', type=int, default=5, help='iterations per training kind (default: 5)')
     parser.add_argument('--no-train', action='store_true', help='skip the training measurements')
+    parser.add_argument('--loss-positions', type=float, nargs='*', default=(0.25,), metavar='F',
+                        help='also measure a denoise iteration with the noise-prediction loss on this fraction '
+                             'of positions (default: 0.25)')
     parser.add_argument('--json', help='write the figures to this JSON file')
     add_config_args(parser, launcher=False)
     return parser.parse_args(argv)
@@ -84,12 +91,17 @@ def build_models(args):
     fuse_seconds = time.perf_counter() - start
     fused = MODELS.build(strip_denoiserep(cfg.model))
     load_state_dict_exact(fused, state_dict)  # the stock model holding the fused weights
-    return cfg, MODELS.build(strip_denoiserep(cfg.model)), unfused, fused, fuse_seconds
+    baseline = MODELS.build(strip_denoiserep(cfg.model))
+    # the same stock weights as the unfused model (like with like: random weights of another draw made the
+    # latency differ by up to 7% through denormal activations alone)
+    load_state_dict_exact(baseline, {k: v for k, v in unfused.state_dict().items() if '.denoiser.' not in k})
+    return cfg, baseline, unfused, fused, fuse_seconds
 
 
 @torch.no_grad()
 def latencies(models: dict, inputs: torch.Tensor, repeats: int) -> dict:
-    """Median seconds of ``extract_feat`` per model, the models interleaved in each round. Each model runs
+    """Median seconds of ``extract_feat`` per model, the models interleaved in each round, the order rotated
+    from round to round (on a shared CPU the position in a round alone shifted times by 5%). Each model runs
     inside its context for the whole measurement (as a validation loop runs inside the W' cache)."""
     features = {name: Features(model.eval()) for name, (model, _) in models.items()}
     times = {name: [] for name in models}
@@ -97,12 +109,18 @@ def latencies(models: dict, inputs: torch.Tensor, repeats: int) -> dict:
         for _, context in models.values():
             stack.enter_context(context())
         for round_ in range(repeats + 2):  # 2 warm-up rounds
-            for name in models:
+            for name in rotated(list(models), round_):
                 start = time.perf_counter()
                 features[name](inputs)
                 if round_ >= 2:
                     times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: summary(values) for name, values in times.items()}
+
+
+def summary(seconds: list) -> dict:
+    """Median and minimum of repeated timings. On a shared (virtual) CPU the minimum is the stabler of the
+    two: copies of one model differed by up to 3% in median and 0.5% in minimum in the same run."""
+    return dict(median=statistics.median(seconds), min=min(seconds))
 
 
 def flops(model, inputs) -> int:
@@ -111,19 +129,37 @@ def flops(model, inputs) -> int:
     return int(analyzer.total())
 
 
-def train_iteration(model, data, kind: str):
-    """One training iteration of ``kind``: 'baseline', 'denoise' or 'finetune' (as DenoiseRepHook runs it)."""
+TRAIN_KINDS = {  # label: (phase, backbone_only, loss_positions); 'denoise (full model)' is the path before item 4
+    'baseline': (None, False, 1.0),
+    'denoise (full model)': ('denoise', False, 1.0),
+    'denoise': ('denoise', True, 1.0),
+    'finetune': ('finetune', False, 1.0),
+}
+
+
+def train_kinds(loss_positions) -> dict:
+    """The iteration kinds measured: TRAIN_KINDS plus a backbone-only denoise kind per fraction in
+    ``loss_positions`` (below 1)."""
+    kinds = dict(TRAIN_KINDS)
+    for fraction in loss_positions:
+        if fraction < 1:
+            kinds[f'denoise (loss_positions={fraction:g})'] = ('denoise', True, fraction)
+    return kinds
+
+
+def train_iteration(model, data, phase, backbone_only: bool, positions: float):
+    """One training iteration as DenoiseRepHook runs it in ``phase`` (None: a baseline iteration)."""
     hook = DenoiseRepHook(loss_weight=0.1)
     model.train()
-    if kind != 'baseline':
-        set_phase(model, kind)
-        hook._set_backbone_only(model, kind == 'denoise')
-        if kind == 'denoise':
+    if phase is not None:
+        set_phase(model, phase)
+        hook._set_backbone_only(model, backbone_only)
+        if phase == 'denoise':
             freeze_running_stats(model)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     losses = model(**data, mode='loss')
-    if kind == 'denoise':
-        losses['loss_denoise'] = 0.1 * denoise_loss(model)
+    if phase == 'denoise':
+        losses['loss_denoise'] = 0.1 * denoise_loss(model, positions=positions)
     loss, _ = model.parse_losses(losses)
     optimizer.zero_grad()
     loss.backward()
@@ -131,26 +167,43 @@ def train_iteration(model, data, kind: str):
     hook._set_backbone_only(model, False)
 
 
-def train_measurements(model_for, data, repeats: int) -> dict:
-    """{kind: (median seconds, peak memory bytes of its first iteration)} of the three iteration kinds."""
-    results = {}
-    for kind in ('baseline', 'denoise', 'finetune'):
-        model = model_for(kind)
+def train_measurements(model_for, data, repeats: int, kinds: dict) -> dict:
+    """{label: dict(median=, min= seconds, peak_bytes=)} of each iteration kind: the peak memory of its
+    first iteration (also a warm-up), measured one kind after the other, then ``repeats`` rounds of one
+    iteration of every kind, interleaved and rotated as in `latencies`."""
+    steps, results = {}, {}
+    for label, (phase, backbone_only, positions) in kinds.items():
+        model = model_for(phase)
+        steps[label] = functools.partial(train_iteration, model, data, phase, backbone_only, positions)
         gc.collect()
-        peak = peak_memory(lambda: train_iteration(model, data, kind))  # the first iteration, also a warm-up
-        times = []
-        for _ in range(repeats):
+        results[label] = dict(peak_bytes=peak_memory(steps[label]))
+    times = {label: [] for label in kinds}
+    for round_ in range(repeats):
+        for label in rotated(list(kinds), round_):
             start = time.perf_counter()
-            train_iteration(model, data, kind)
-            times.append(time.perf_counter() - start)
-        results[kind] = (statistics.median(times), peak)
-        del model
-    return results
+            steps[label]()
+            times[label].append(time.perf_counter() - start)
+    return {label: dict(summary(times[label]), **results[label]) for label in kinds}
+
+
+def rotated(names: list, round_: int) -> list:
+    """``names`` starting at position ``round_`` (mod len): each runs first in turn."""
+    shift = round_ % len(names)
+    return names[shift:] + names[:shift]
 
 
 def _status_kib(field: str) -> int:
     with open('/proc/self/status', encoding='ascii') as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+
+
+def _release_free_heap() -> None:
+    """glibc's malloc_trim(0): return freed heap pages to the OS, so that an iteration's peak RSS is not
+    hidden by memory an earlier measurement freed but the allocator kept (no-op elsewhere)."""
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def peak_memory(step) -> int:
@@ -164,6 +217,7 @@ def peak_memory(step) -> int:
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
     try:
+        _release_free_heap()
         with open('/proc/self/clear_refs', 'w', encoding='ascii') as f:
             f.write('5')  # reset the peak RSS (VmHWM) to the current RSS
         before = _status_kib('VmRSS')
@@ -184,6 +238,7 @@ def main(argv=None) -> int:
     inputs = torch.randn(args.batch, *args.shape)
     cached = copy.deepcopy(unfused)
     models = {'baseline': (baseline, contextlib.nullcontext),
+              'baseline (copy)': (copy.deepcopy(baseline), contextlib.nullcontext),  # the noise floor (A/A)
               "unfused (eval, W' cached)": (cached, lambda: fused_weights_cached(cached)),
               "unfused (eval, W' per forward)": (unfused, contextlib.nullcontext),
               'fused': (fused, contextlib.nullcontext)}
@@ -197,45 +252,52 @@ def main(argv=None) -> int:
     if not args.no_train:
         batch = next(iter(Runner.build_dataloader(cfg.train_dataloader)))
         data = unfused.data_preprocessor(batch, True)
-        fresh = {'baseline': lambda: MODELS.build(strip_denoiserep(cfg.model)),
-                 'denoise': lambda: copy.deepcopy(unfused), 'finetune': lambda: copy.deepcopy(unfused)}
-        report['train'] = {kind: dict(seconds=s, peak_bytes=m) for kind, (s, m) in
-                           train_measurements(lambda kind: fresh[kind](), data, args.train_repeats).items()}
+        def model_for(phase):
+            return copy.deepcopy(baseline if phase is None else unfused)
+
+        kinds = train_kinds(args.loss_positions)
+        report['train'] = train_measurements(model_for, data, args.train_repeats, kinds)
     print(table(report))
     if args.json:
-        save_json(report, args.json)
+        try:
+            save_json(report, args.json)
+        except OSError as error:
+            print(f'benchmark.py: error: cannot write {args.json}: {error.strerror or error}', file=sys.stderr)
+            return 1
     return 0
 
 
 def table(report: dict) -> str:
-    base = report['latency_seconds']['baseline']
+    latency = report['latency_seconds']
     lines = [f'{report["config"]}: batch {report["batch"]} x {report["shape"]}, {report["threads"]} threads, '
              f'torch {report["torch"]}, fuse_denoisers {report["fuse_seconds"]:.2f} s', '',
-             '| model | params | FLOPs (extract_feat, 1 image) | latency (median) | vs baseline |',
+             '| model | params | FLOPs (extract_feat, 1 image) | latency median / min | vs baseline (median / min) |',
              '| --- | --- | --- | --- | --- |']
-    for name, seconds in report['latency_seconds'].items():
+    for name, seconds in latency.items():
         key = name.split(' ')[0]
         flops_text = f'{report["flops"][key] / 1e9:.3f} G' if key in report['flops'] else '-'
-        lines.append(f'| {name} | {report["params"][key]:,} | {flops_text} | {seconds * 1e3:.2f} ms | '
-                     f'{seconds / base:.3f}x |')
+        lines.append(f'| {name} | {report["params"][key]:,} | {flops_text} | {_times(seconds, 1e3, "ms")} | '
+                     f'{_ratios(seconds, latency["baseline"])} |')
     if 'train' in report:
-        base_train = report['train']['baseline']['seconds']
-        lines += ['', '| training iteration | time (median) | vs baseline | peak memory growth (first iteration) |',
-                  '| --- | --- | --- | --- |']
-        for kind, values in report['train'].items():
-            lines.append(f'| {kind} | {values["seconds"] * 1e3:.1f} ms | {values["seconds"] / base_train:.2f}x | '
+        train = report['train']
+        lines += ['', '| training iteration | time median / min | vs baseline (median / min) | '
+                      'peak memory growth (first iteration) |', '| --- | --- | --- | --- |']
+        for kind, values in train.items():
+            lines.append(f'| {kind} | {_times(values, 1e3, "ms")} | {_ratios(values, train["baseline"])} | '
                          f'{values["peak_bytes"] / 2**20:.0f} MiB |')
     return '\n'.join(lines)
 
 
+def _times(values: dict, scale: float, unit: str) -> str:
+    return f'{values["median"] * scale:.1f} / {values["min"] * scale:.1f} {unit}'
+
+
+def _ratios(values: dict, base: dict) -> str:
+    return f'{values["median"] / base["median"]:.3f}x / {values["min"] / base["min"]:.3f}x'
+
+
 def save_json(report: dict, path: str) -> None:
-    import tempfile
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.benchmark.', suffix='.json', dir=folder)
-    with os.fdopen(fd, 'w', encoding='utf-8') as f:
-        json.dump(report, f, indent=2)
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: f.write((json.dumps(report, indent=2) + '\n').encode()))
 
 
 if __name__ == '__main__':

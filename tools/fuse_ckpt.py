@@ -5,7 +5,9 @@
 Builds the DenoiseRep model of CONFIG, loads CHECKPOINT, fuses every denoiser into its layer, checks on a
 random input that the fused baseline model's features (``extract_feat``, else the backbone) equal the
 unfused model's eval features, and writes OUT atomically with ``meta`` and the fused ``state_dict`` only
-(no optimizer or training state). The baseline model is CONFIG without the DenoiseRepBackbone wrapper,
+(no optimizer or training state). Checkpoints of DDP runs (``module.`` keys) and of mmengine's EMAHook
+(raw weights, or the averaged ones with --ema) are taken as they come; one with a NaN or Inf is refused.
+The baseline model is CONFIG without the DenoiseRepBackbone wrapper,
 or BASE; OUT holds exactly the keys of its state_dict (strict loading; see `load_state_dict_exact`).
 Any failure prints one line and exits non-zero, and leaves no OUT.
 """
@@ -31,6 +33,9 @@ def parse_args():
     parser.add_argument('out', help='path of the fused checkpoint to write')
     parser.add_argument('--baseline-config',
                         help='config of the plain model (default: CONFIG unwrapped); --cfg-options do not apply')
+    parser.add_argument('--ema', action='store_true',
+                        help="fuse the EMA-averaged weights of a checkpoint saved with mmengine's EMAHook "
+                        '(default: its raw weights)')
     parser.add_argument('--shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
                         help="shape of the random input of the check (default: the DenoiseRepBackbone's "
                         'example_input_shape, else 1 3 224 224)')
@@ -76,7 +81,8 @@ def check_paths(args) -> None:
 
 def fuse_checkpoint(args) -> None:
     check_paths(args)
-    meta, state_dict = read_denoiserep_checkpoint(args.checkpoint)
+    meta, state_dict = read_denoiserep_checkpoint(args.checkpoint, ema=args.ema)
+    print(f'fusing the {meta["denoiserep_weights"]} of {args.checkpoint}')
     cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     model = MODELS.build(cfg.model)
@@ -108,7 +114,10 @@ def fuse_checkpoint(args) -> None:
 
     meta['denoiserep_fused'] = dict(source=osp.abspath(args.checkpoint), max_abs_diff=max_diff,
                                     layers_fused=sum(k.endswith('.denoiser.weight') for k in state_dict))
-    save_atomically(dict(meta=meta, state_dict=fused_state), args.out)
+    try:
+        save_atomically(dict(meta=meta, state_dict=fused_state), args.out)
+    except OSError as error:
+        raise InputError(f'cannot write {args.out}: {error.strerror or error}') from error
     n_fused = sum(p.numel() for p in baseline.parameters())
     print(f'parameters: {n_unfused} unfused -> {n_fused} fused; wrote {args.out}')
 

@@ -1,12 +1,11 @@
 """Test (and evaluate) a checkpoint with an mmdet, mmseg or mmpretrain config."""
 import argparse
-import os.path as osp
 import sys
 
 from mmengine.evaluator import DumpResults
 
 from mmdenoiserep.runner import add_config_args, build_runner, load_config
-from mmdenoiserep.utils import InputError
+from mmdenoiserep.utils import InputError, check_checkpoint_file
 
 
 def parse_args():
@@ -26,10 +25,9 @@ def main():
     args = parse_args()
     try:
         cfg = load_config(args, work_dir=args.work_dir)
-    except FileNotFoundError as error:
+        check_checkpoint_file(args.checkpoint)
+    except (InputError, FileNotFoundError) as error:
         sys.exit(f'test.py: error: {error}')
-    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
-        sys.exit(f'test.py: error: checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     try:
         runner = build_runner(cfg)

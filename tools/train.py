@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from mmdenoiserep.runner import add_config_args, build_runner, load_config
-from mmdenoiserep.utils import InputError
+from mmdenoiserep.utils import InputError, NonFiniteError
 
 
 def parse_args():
@@ -22,7 +22,7 @@ def main():
     args = parse_args()
     try:
         cfg = load_config(args, work_dir=args.work_dir)
-    except FileNotFoundError as error:
+    except (InputError, FileNotFoundError) as error:
         sys.exit(f'train.py: error: {error}')
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -37,7 +37,7 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
     try:
         build_runner(cfg).train()
-    except InputError as error:
+    except (InputError, NonFiniteError) as error:
         sys.exit(f'train.py: error: {error}')
 
 

@@ -65,10 +65,9 @@ def _as_patterns(patterns, arg: str) -> Optional[Tuple[str, ...]]:
         return None
     if isinstance(patterns, str):
         patterns = (patterns,)
-    patterns = tuple(patterns)
-    if not all(isinstance(p, str) for p in patterns):
+    if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
         raise TypeError(f'{arg} must be a glob pattern or a sequence of them, got {patterns!r}')
-    return patterns
+    return tuple(patterns)
 
 
 def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example_inputs) -> List[str]:

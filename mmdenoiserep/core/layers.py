@@ -29,6 +29,7 @@ fraction of the N*H*W or N*L input positions, every channel of each): the mean o
 subset of fixed size is an unbiased estimate of the full loss (a mean over the positions) at a fraction
 of its C x C cost.
 """
+from contextlib import nullcontext
 from typing import List, Optional, Tuple
 
 import torch
@@ -166,10 +167,13 @@ class DenoisingLayer:
         return self.denoiser(x)
 
     def fused_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
-        """(W', b') of the fused layer, differentiable in W, b and the predictor."""
+        """(W', b') of the fused layer, differentiable in W, b and the predictor. Computed in the
+        parameters' dtype also under autocast (AMP): the layer's own op casts W' afterwards, as it casts W."""
         c3, c1 = self.coefficients
-        return fuse_denoiser_weights(self.weight, self.bias, self.denoiser.weight, self.denoiser.bias,
-                                     c3, c1, self.groups)
+        device = self.weight.device.type
+        with torch.autocast(device, enabled=False) if torch.amp.is_autocast_available(device) else nullcontext():
+            return fuse_denoiser_weights(self.weight, self.bias, self.denoiser.weight, self.denoiser.bias,
+                                         c3, c1, self.groups)
 
     def noise_prediction_loss(self, x: Tensor, positions: float = 1.0) -> Tensor:
         """DDPM loss on the layer input: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps, target eps.
@@ -181,16 +185,29 @@ class DenoisingLayer:
         if not 0.0 < positions <= 1.0:
             raise ValueError(f'positions must be in (0, 1], got {positions!r}')
         x = x.detach()
-        noise = torch.randn_like(x)
         abar = self.schedule.alpha_bar
         if positions < 1.0:
-            rows = x.movedim(self._channel_dim, -1).reshape(-1, x.shape[self._channel_dim])
-            keep = torch.randperm(rows.shape[0], device=x.device)[:max(1, round(positions * rows.shape[0]))]
-            x, noise = rows[keep], noise.movedim(self._channel_dim, -1).reshape(rows.shape)[keep]
+            x = self._sample_rows(x, positions)  # (K, C); only these rows are noised and predicted
+            noise = torch.randn_like(x)
             noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
             return NOISE_LOSSES[self.noise_loss](self.denoiser.forward_rows(noisy), noise)
+        noise = torch.randn_like(x)
         noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
         return NOISE_LOSSES[self.noise_loss](self.predict_noise(noisy), noise)
+
+    def _sample_rows(self, x: Tensor, positions: float) -> Tensor:
+        """(K, C): the channel vectors of K = round(positions * P) of x's P positions (at least one),
+        drawn uniformly without replacement (torch.randperm), in the order drawn. Gathers only those
+        K x C values: no copy of the whole input."""
+        channels = x.shape[self._channel_dim]
+        if self._channel_dim in (-1, x.dim() - 1):  # (..., C)
+            flat = x.reshape(-1, channels)
+            keep = torch.randperm(flat.shape[0], device=x.device)[:max(1, round(positions * flat.shape[0]))]
+            return flat[keep]
+        per_sample = x.reshape(x.shape[0], channels, -1)  # (N, C, H*W)
+        count = per_sample.shape[0] * per_sample.shape[2]
+        keep = torch.randperm(count, device=x.device)[:max(1, round(positions * count))]
+        return per_sample[keep // per_sample.shape[2], :, keep % per_sample.shape[2]]  # (K, C)
 
     def pop_noise_loss(self, positions: float = 1.0) -> Optional[Tensor]:
         """Noise-prediction loss summed over the recorded calls (None if there are none); forgets them."""

@@ -1,4 +1,6 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
 from .checkpoint_check_hook import UnfusedCheckpointCheckHook
 from .hook import DenoiseRepHook
+from .reseed_hook import ReseedHook
 
-__all__ = ['DenoiseRepHook', 'UnfusedCheckpointCheckHook']
+__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'ReseedHook', 'UnfusedCheckpointCheckHook']

@@ -1,5 +1,6 @@
 """``mmdenoiserep.DenoiseRepHook``: the DenoiseRep loss and phase schedule for any mmengine runner."""
 import contextlib
+import functools
 import logging
 import types
 from typing import Dict, Optional, Sequence
@@ -14,7 +15,7 @@ from torch import Tensor, nn
 from ..core import (PHASES, denoise_loss, denoising_layers, discard_recorded_calls, freeze_running_stats,
                     fused_weights_cached, set_phase)
 from ..registry import HOOKS
-from ..utils import InputError, allow_mmengine_checkpoints
+from ..utils import InputError, NonFiniteError, allow_mmengine_checkpoints
 
 __all__ = ['DenoiseRepHook']
 
@@ -43,6 +44,12 @@ class DenoiseRepHook(Hook):
     - Validation and test run in eval mode, where every denoising layer computes the fused path, W'
       computed once per loop and reused (`mmdenoiserep.fused_weights_cached`). A model without denoising
       layers (a deploy config) is tested normally; training it is refused.
+    - Stops training with `mmdenoiserep.utils.NonFiniteError` (one line: layer, iteration, epoch, phase)
+      when a denoising layer's input, its noise-prediction loss or a task loss is NaN or Inf, before the
+      backward pass and the optimizer step: the weights stay finite and nothing broken is saved
+      (``check_finite``; one device sync per iteration). Each layer's input is checked for finiteness
+      (``torch.isfinite``) in every training forward (layers called as modules; the inputs of layers whose
+      weight is read elsewhere reach the check through their loss).
     - Logs phase changes, and the per-layer losses every ``log_interval`` iterations (to the logger
       and the visualizer backends). In the finetune phase the frozen predictors record no loss and
       ``loss_denoise`` is 0.
@@ -59,6 +66,7 @@ class DenoiseRepHook(Hook):
         loss_positions (float): fraction of each layer input's positions that the noise-prediction loss
             is estimated on, in (0, 1] (unbiased; cheaper for large inputs). Defaults to 1.0 (all).
         backbone_only (bool): run only the backbone in the denoise phase. Defaults to True.
+        check_finite (bool): stop on a non-finite layer input or loss (see above). Defaults to True.
 
     Note:
         Under DDP, set ``find_unused_parameters = True`` in the config unless every phase is 'joint':
@@ -73,7 +81,7 @@ class DenoiseRepHook(Hook):
 
     def __init__(self, loss_weight: float = 0.1, phases: Sequence[str] = ('denoise', 'finetune'),
                  interval: int = 1, by_epoch: Optional[bool] = None, log_interval: int = 50,
-                 loss_positions: float = 1.0, backbone_only: bool = True):
+                 loss_positions: float = 1.0, backbone_only: bool = True, check_finite: bool = True):
         phases = tuple(phases) if not isinstance(phases, str) else (phases,)
         if not phases or any(p not in PHASES for p in phases):
             raise ValueError(f'phases must be a non-empty sequence of {PHASES}, got {phases!r}')
@@ -86,6 +94,9 @@ class DenoiseRepHook(Hook):
         self.loss_weight = float(loss_weight)
         self.loss_positions = float(loss_positions)
         self.backbone_only = bool(backbone_only)
+        self.check_finite = bool(check_finite)
+        self._input_finite: Dict[str, Tensor] = {}  # layer name -> isfinite(input).all() of this forward
+        self._where = ''  # 'iteration i (epoch e, phase p)' of the running training iteration
         self._eval_cache: Optional[contextlib.ExitStack] = None
         self.phases = phases
         self.interval = interval
@@ -113,6 +124,9 @@ class DenoiseRepHook(Hook):
             return
         self._handles = [model.register_forward_pre_hook(self._start_forward),
                          model.register_forward_hook(self._add_denoise_loss, with_kwargs=True)]
+        if self.check_finite:
+            self._handles += [layer.register_forward_pre_hook(functools.partial(self._check_input, name))
+                              for name, layer in denoising_layers(model)]
 
     def before_train(self, runner) -> None:
         model = self._unwrap(runner)
@@ -159,11 +173,38 @@ class DenoiseRepHook(Hook):
 
     def _start_forward(self, model, args) -> None:
         discard_recorded_calls(model)  # the loss of a forward covers the calls of that forward only
+        self._input_finite = {}
+
+    def _check_input(self, name: str, layer: nn.Module, args) -> None:
+        """Forward pre-hook of a denoising layer: whether its input is finite (on the device, no sync)."""
+        if layer.training and torch.is_tensor(args[0]) and name not in self._input_finite:
+            self._input_finite[name] = torch.isfinite(args[0].detach()).all()
+
+    def _raise_if_not_finite(self, layer_losses: Dict[str, Tensor], task_losses: dict) -> None:
+        """One sync: raise NonFiniteError naming the first layer (execution order) whose input is not
+        finite, else the first layer whose noise-prediction loss is not, else the task loss term."""
+        task = {key: torch.stack([v.detach().float().sum() for v in value]) if isinstance(value, (list, tuple))
+                else value for key, value in task_losses.items()
+                if torch.is_tensor(value) or (isinstance(value, (list, tuple)) and value
+                                              and all(torch.is_tensor(v) for v in value))}
+        flags = ([flag.reshape(()) for flag in self._input_finite.values()] +
+                 [torch.isfinite(v.detach()).all() for v in list(layer_losses.values()) + list(task.values())])
+        if not flags or bool(torch.stack(flags).all()):
+            return
+        flags = torch.stack(flags).tolist()
+        names = ([f'input of denoising layer {name}' for name in self._input_finite] +
+                 [f'noise-prediction loss of denoising layer {name}' for name in layer_losses] +
+                 [f'loss term {key!r}' for key in task])
+        raise NonFiniteError(f'DenoiseRepHook: non-finite {names[flags.index(False)]} at {self._where}; '
+                             'training stopped before the optimizer step (lower the learning rate, or '
+                             'check the data)')
 
     def _add_denoise_loss(self, model, args, kwargs, output):
         mode = kwargs.get('mode', args[2] if len(args) > 2 else 'tensor')
         if mode == 'loss' and model.training and isinstance(output, dict):
             losses = denoise_loss(model, per_layer=True, positions=self.loss_positions)
+            if self.check_finite:
+                self._raise_if_not_finite(losses, output)
             self._last_losses = {name: loss.detach() for name, loss in losses.items()}
             total = (torch.stack(list(losses.values())).sum() if losses else
                      next(model.parameters()).new_zeros(()))  # finetune: no call recorded
@@ -173,6 +214,7 @@ class DenoiseRepHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = self._unwrap(runner)
         phase = self.phase_at(runner.epoch, runner.iter)
+        self._where = f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, phase {phase})'
         if phase != self.phase:
             set_phase(model, phase)
             print_log(f'DenoiseRepHook: phase {phase!r} from epoch {runner.epoch + 1}, '
@@ -225,6 +267,14 @@ class DenoiseRepHook(Hook):
             self._eval_cache.close()
             self._eval_cache = None
 
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Refuse to save weights with a NaN or Inf (NonFiniteError, before anything is written)."""
+        for key, value in checkpoint.get('state_dict', {}).items():
+            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                meta = checkpoint.get('meta', {})
+                raise NonFiniteError(f'DenoiseRepHook: {key} holds non-finite values in the checkpoint of epoch '
+                                     f'{meta.get("epoch")}, iteration {meta.get("iter")}: not saved')
+
     before_val_epoch = before_test_epoch = _open_eval_cache
     after_val_epoch = after_test_epoch = _close_eval_cache
 
@@ -233,6 +283,7 @@ class DenoiseRepHook(Hook):
             handle.remove()
         self._handles = []
         self._last_losses = {}
+        self._input_finite = {}
         self._close_eval_cache()
         model = self._unwrap(runner)
         self._set_backbone_only(model, False)

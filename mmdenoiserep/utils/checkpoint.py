@@ -7,16 +7,16 @@ HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer, 'min')`
 would open the unpickler to arbitrary attribute access, so it is allowlisted only as a restricted
 stand-in that resolves HistoryBuffer's statistics methods and refuses everything else.
 """
-import os
 import os.path as osp
 import pickle
-import tempfile
+import zipfile
 from typing import List, Mapping, Tuple
 
 import numpy as np
 import torch
 
-from .errors import InputError
+from .errors import InputError, first_line
+from .files import write_atomically
 
 __all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
            'read_denoiserep_checkpoint', 'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
@@ -89,25 +89,70 @@ def checkpoint_state_dict(checkpoint) -> Mapping:
     return state_dict
 
 
-def read_denoiserep_checkpoint(path: str) -> Tuple[dict, dict]:
+def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
+    """Raise InputError unless ``path`` is a complete torch checkpoint file (a zip archive whose central
+    directory, at its end, is intact: a truncated file fails here without being read). Remote paths
+    (``scheme://``) pass."""
+    if '://' in str(path):
+        return
+    if not osp.isfile(path):
+        raise InputError(f'{what} not found: {path}' + (' (a directory)' if osp.isdir(path) else ''))
+    if not zipfile.is_zipfile(path):
+        raise InputError(f'{what} {path} is not a complete torch checkpoint (truncated, or another format)')
+
+
+def read_denoiserep_checkpoint(path: str, ema: bool = False) -> Tuple[dict, dict]:
     """(meta, state_dict) of an unfused DenoiseRep checkpoint: an mmengine checkpoint or a bare state_dict.
 
-    Raises InputError (one line) for a missing, unreadable or already fused checkpoint.
+    Checkpoints that real runs write are taken as they come: keys with DDP's ``module.`` prefix (on every
+    key) lose it; a checkpoint of mmengine's EMAHook (``state_dict`` = averaged weights, ``ema_state_dict``
+    = ``module.``-prefixed raw ones) gives its raw weights, or the averaged ones with ``ema=True``.
+    ``meta['denoiserep_weights']`` says which weights were taken. Raises InputError (one line) for a
+    missing, unreadable or already fused checkpoint, ``ema=True`` without EMA weights, or a NaN or Inf in
+    any tensor.
     """
     if not osp.isfile(path):
         raise InputError(f'checkpoint not found: {path}')
     try:
         checkpoint = load_checkpoint_file(path)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise InputError(f'cannot read checkpoint {path}: {str(error).splitlines()[0]}') from error
+        raise InputError(f'cannot read checkpoint {path}: {first_line(error)}') from error
     try:
-        state_dict = checkpoint_state_dict(checkpoint)
+        state_dict = dict(checkpoint_state_dict(checkpoint))
     except InputError as error:
         raise InputError(f'{path} {error}') from error
+    averaged = checkpoint.get('ema_state_dict') if 'state_dict' in checkpoint else None
+    if ema and not isinstance(averaged, Mapping):
+        raise InputError(f'{path} holds no EMA weights (no ema_state_dict: not saved with EMAHook); drop --ema')
+    if isinstance(averaged, Mapping) and not ema:  # EMAHook swapped: the raw weights are in ema_state_dict
+        raw = {key[len('module.'):]: value for key, value in averaged.items() if key.startswith('module.')}
+        state_dict.update({key: value for key, value in raw.items() if key in state_dict})
+        weights = 'raw weights (the checkpoint also holds EMA-averaged ones: --ema fuses those)'
+    else:
+        weights = 'EMA-averaged weights' if ema else 'the checkpoint\'s weights'
+    state_dict = strip_ddp_prefix(state_dict)
     if not any('.denoiser.' in key for key in state_dict):
         raise InputError(f'{path} has no denoiser parameters (already fused, or not a DenoiseRep checkpoint)')
-    meta = checkpoint.get('meta') if 'state_dict' in checkpoint else None
-    return dict(meta or {}), dict(state_dict)
+    check_finite(state_dict, path)
+    meta = dict((checkpoint.get('meta') if 'state_dict' in checkpoint else None) or {})
+    meta['denoiserep_weights'] = weights
+    return meta, state_dict
+
+
+def strip_ddp_prefix(state_dict: Mapping) -> dict:
+    """``state_dict`` without DDP's ``module.`` prefix when every key carries it (else unchanged)."""
+    if state_dict and all(key.startswith('module.') for key in state_dict):
+        return {key[len('module.'):]: value for key, value in state_dict.items()}
+    return dict(state_dict)
+
+
+def check_finite(state_dict: Mapping, source: str) -> None:
+    """Raise InputError naming the first floating tensor of ``state_dict`` that holds a NaN or Inf."""
+    for key, value in state_dict.items():
+        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise InputError(f'{source} holds non-finite values in {key} ({bad} of {value.numel()}): '
+                             'a diverged run; refusing to use it')
 
 
 def check_not_unfused(model: torch.nn.Module, checkpoint, source: str = 'the checkpoint') -> None:
@@ -126,26 +171,7 @@ def check_not_unfused(model: torch.nn.Module, checkpoint, source: str = 'the che
                          'DENOISEREP_CONFIG CHECKPOINT OUT, or use its DenoiseRep config')
 
 
-def _new_file_mode(path: str) -> int:
-    """The mode ``open(path, 'w')`` gives: the existing file's, else 0o666 minus the umask."""
-    if osp.exists(path):
-        return os.stat(path).st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def save_atomically(obj, path: str) -> None:
     """``torch.save(obj, path)`` through a temporary file in the same folder and a rename: ``path`` is
     either left as it was or holds the complete new file, with the mode a plain save would give it."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, lambda f: torch.save(obj, f))

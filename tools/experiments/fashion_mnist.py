@@ -33,6 +33,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # noqa: E402
+from mmdenoiserep.utils import write_atomically  # noqa: E402
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SOURCE = '/usr/share/datasets/fashion-mnist'
 DATA = osp.join(ROOT, 'data', 'fashion_mnist')
@@ -149,7 +152,7 @@ def table(summary: dict, quick: bool) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def plot(summary: dict, path: str) -> None:
+def plot(summary: dict, file) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     figure = Figure(figsize=(8, 3.2))
@@ -173,20 +176,7 @@ def plot(summary: dict, path: str) -> None:
     right.set_title('paired difference')
     right.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-
-
-def write_atomically(path: str, write) -> None:
-    folder = osp.dirname(path) or '.'
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix=osp.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.unlink(tmp)
+    figure.savefig(file, format='png', dpi=110)
 
 
 def parse_args(argv=None):
@@ -221,14 +211,9 @@ def main(argv=None) -> int:
     summary.update(quick=args.quick, seconds=round(time.monotonic() - start, 1))
     markdown = table(summary, args.quick)
 
-    def write_text(text):
-        def write(path):
-            with open(path, 'w', encoding='utf-8') as f:
-                f.write(text)
-        return write
-    write_atomically(osp.join(out, 'results.json'), write_text(json.dumps(summary, indent=2) + '\n'))
-    write_atomically(osp.join(out, 'results.md'), write_text(markdown))
-    write_atomically(osp.join(out, 'fashion_mnist.png'), lambda path: plot(summary, path))
+    write_atomically(osp.join(out, 'results.json'), lambda f: f.write((json.dumps(summary, indent=2) + '\n').encode()))
+    write_atomically(osp.join(out, 'results.md'), lambda f: f.write(markdown.encode()))
+    write_atomically(osp.join(out, 'fashion_mnist.png'), lambda f: plot(summary, f))
     print(markdown + f'written to {out} in {summary["seconds"]:.0f} s')
     return 0
 

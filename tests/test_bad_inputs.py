@@ -1,0 +1,202 @@
+"""Bad input, tried systematically: each case gives one error line, a non-zero exit and no output file.
+
+The tools run in this process (their ``main`` with ``sys.argv`` set; ``sys.exit('tool: error: ...')`` is
+what the interpreter prints as the one line and exit status 1).
+"""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.registry import DefaultScope, MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = 'configs/resnet50_denoiserep_in1k.py'
+BASELINE = 'configs/resnet50_in1k.py'
+RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
+            'model.backbone.example_input_shape=[1,3,32,32]']
+TRAIN = ['train_dataloader.dataset.indices=2', 'train_cfg.max_epochs=1', 'train_cfg.val_begin=100']
+SHAPE = ['--shape', '1', '3', '32', '32']
+_tools = {}
+
+
+def tool(name):
+    if name not in _tools:
+        spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / f'{name}.py')
+        _tools[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return _tools[name]
+
+
+def run_tool(name, args, monkeypatch, capsys):
+    """(exit status, error lines) of ``tools/NAME.py ARGS`` run in this process from the repository."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sys, 'argv', [f'tools/{name}.py', *map(str, args)])
+    capsys.readouterr()
+    try:
+        status = tool(name).main()
+    except SystemExit as exit_:
+        status = exit_.code
+    err = capsys.readouterr().err
+    if isinstance(status, str):  # sys.exit(message): printed by the interpreter, exit status 1
+        return 1, [line for line in status.splitlines() if line.strip()]
+    return status, [line for line in err.splitlines() if ': error:' in line]
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    """An unfused DenoiseRep ResNet-18 checkpoint, as tools/train.py writes it (zip format)."""
+    from config_helpers import load
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(load(CONFIG, *RESNET18).model)
+    path = tmp_path_factory.mktemp('ckpt') / 'epoch_1.pth'
+    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()), path)
+    return path
+
+
+def truncated(fraction):
+    def make(checkpoint, tmp_path):
+        data = checkpoint.read_bytes()
+        path = tmp_path / f'truncated_{int(fraction * 100)}.pth'
+        path.write_bytes(data[:int(len(data) * fraction)])
+        return path
+    return make
+
+
+def non_finite(checkpoint, tmp_path):
+    state = torch.load(checkpoint, weights_only=True)
+    key = next(k for k in state['state_dict'] if k.endswith('.denoiser.weight'))
+    state['state_dict'][key][0, 0] = float('nan')
+    torch.save(state, tmp_path / 'nan.pth')
+    return tmp_path / 'nan.pth'
+
+
+def other_model(checkpoint, tmp_path):
+    from config_helpers import load
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(load(CONFIG, 'model.backbone.backbone.depth=34', 'model.head.in_channels=512',
+                                  'model.backbone.example_input_shape=[1,3,32,32]').model)
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'resnet34.pth')
+    return tmp_path / 'resnet34.pth'
+
+
+def fused(checkpoint, tmp_path):
+    from config_helpers import load
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(load(BASELINE, 'model.backbone.depth=18', 'model.head.in_channels=512').model)
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'plain.pth')
+    return tmp_path / 'plain.pth'
+
+
+def directory(checkpoint, tmp_path):
+    (tmp_path / 'folder.pth').mkdir()
+    return tmp_path / 'folder.pth'
+
+
+def read_only_folder(tmp_path):
+    """A folder nobody may write in: mode 0o555, or /sys (sysfs) when running as root (root ignores modes)."""
+    if os.getuid() == 0:
+        return '/sys'
+    folder = tmp_path / 'read_only'
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o555)
+    return str(folder)
+
+
+def hook(option):
+    return ['train', [CONFIG, '--tiny', '--cfg-options', *RESNET18, *TRAIN, option]]
+
+
+# (id, tool, args with {ckpt} (a bad checkpoint made by `make`), {out}, {tmp}), make, expected in the error
+CASES = [
+    # tools/train.py: configs, the hook's and the wrapper's arguments
+    ('train-missing-config', 'train', ['configs/missing.py'], None, 'config file not found'),
+    ('train-config-is-a-folder', 'train', ['configs'], None, 'config file not found'),
+    ('hook-unknown-phase', *hook("custom_hooks.0.phases=['denoise','bogus']"), None, 'phases must be'),
+    ('hook-no-phase', *hook('custom_hooks.0.phases=[]'), None, 'phases must be'),
+    ('hook-interval-zero', *hook('custom_hooks.0.interval=0'), None, 'interval must be a positive int'),
+    ('hook-interval-float', *hook('custom_hooks.0.interval=1.5'), None, 'interval must be a positive int'),
+    ('hook-by-epoch-str', *hook("custom_hooks.0.by_epoch='yes'"), None, 'by_epoch must be'),
+    ('hook-positions-zero', *hook('custom_hooks.0.loss_positions=0'), None, 'loss_positions must be in'),
+    ('hook-positions-above-one', *hook('custom_hooks.0.loss_positions=1.5'), None, 'loss_positions must be in'),
+    ('hook-positions-str', *hook("custom_hooks.0.loss_positions='all'"), None, 'loss_positions must be in'),
+    ('hook-unknown-argument', *hook('custom_hooks.0.lambda_=0.1'), None, "unexpected keyword argument 'lambda_'"),
+    ('wrapper-unknown-backbone', *hook("model.backbone.backbone.type='NoSuchNet'"), None, 'NoSuchNet'),
+    ('wrapper-backbone-not-a-dict', *hook('model.backbone.backbone=18'), None, 'needs backbone=dict(type=...)'),
+    ('wrapper-empty-selection', *hook("model.backbone.include=['no_such_layer.*']"), None, 'matches'),
+    ('wrapper-include-wrong-type', *hook('model.backbone.include=3'), None, 'must be a glob pattern'),
+    ('wrapper-unknown-noise-loss', *hook("model.backbone.noise_loss='l3'"), None, 'noise_loss must be one of'),
+    ('wrapper-too-few-steps', *hook('model.backbone.num_steps=3'), None, 'need num_steps >='),
+    ('train-resume-missing', 'train', [CONFIG, '--tiny', '--resume', '{tmp}/missing.pth', '--cfg-options', *RESNET18],
+     None, 'load_from checkpoint not found'),
+    ('train-resume-folder', 'train', [CONFIG, '--tiny', '--resume', '{ckpt}', '--cfg-options', *RESNET18],
+     directory, 'not found'),
+    ('train-resume-truncated', 'train', [CONFIG, '--tiny', '--resume', '{ckpt}', '--cfg-options', *RESNET18],
+     truncated(0.5), 'is not a complete torch checkpoint'),
+    ('train-unfused-into-baseline', 'train', [BASELINE, '--tiny', '--cfg-options', 'model.backbone.depth=18',
+                                              'model.head.in_channels=512', *TRAIN, 'load_from={ckpt}'],
+     lambda c, t: c, 'unfused DenoiseRep checkpoint'),
+    # tools/test.py
+    ('test-missing-checkpoint', 'test', [CONFIG, '{tmp}/missing.pth', '--tiny'], None, 'checkpoint not found'),
+    ('test-truncated-checkpoint', 'test', [CONFIG, '{ckpt}', '--tiny'], truncated(0.3), 'not a complete torch'),
+    # tools/fuse_ckpt.py: checkpoints
+    *[(f'fuse-truncated-{int(f * 100)}', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', *SHAPE, '--cfg-options', *RESNET18],
+       truncated(f), 'cannot read checkpoint') for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)],
+    ('fuse-non-finite', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', *SHAPE, '--cfg-options', *RESNET18], non_finite,
+     'holds non-finite values in'),
+    ('fuse-other-model', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', *SHAPE, '--cfg-options', *RESNET18], other_model,
+     'does not match the model'),
+    ('fuse-already-fused', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', *SHAPE, '--cfg-options', *RESNET18], fused,
+     'has no denoiser parameters'),
+    ('fuse-checkpoint-folder', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', *SHAPE, '--cfg-options', *RESNET18],
+     directory, 'checkpoint not found'),
+    ('fuse-ema-without-ema', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', '--ema', *SHAPE, '--cfg-options', *RESNET18],
+     lambda c, t: c, 'holds no EMA weights'),
+    ('fuse-baseline-config', 'fuse_ckpt', [BASELINE, '{ckpt}', '{out}', *SHAPE, '--cfg-options',
+                                           'model.backbone.depth=18', 'model.head.in_channels=512'],
+     lambda c, t: c, 'builds no denoising layers'),
+    ('fuse-out-is-a-folder', 'fuse_ckpt', [CONFIG, '{ckpt}', '{tmp}', *SHAPE, '--cfg-options', *RESNET18],
+     lambda c, t: c, 'OUT is a directory'),
+    ('fuse-out-under-a-file', 'fuse_ckpt', [CONFIG, '{ckpt}', '{tmp}/file/fused.pth', *SHAPE, '--cfg-options',
+                                            *RESNET18], lambda c, t: c, 'cannot write'),
+    ('fuse-bad-shape', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', '--shape', '1', '5', '32', '32', '--cfg-options',
+                                     *RESNET18], lambda c, t: c, 'does not fit the model'),
+    # tools/analyze_denoisers.py and tools/benchmark.py
+    ('analyze-zero-batches', 'analyze_denoisers', [CONFIG, '{ckpt}', '--batches', '0', '--out-dir', '{tmp}/analysis'],
+     lambda c, t: c, '--batches must be a positive number'),
+    ('analyze-truncated', 'analyze_denoisers', [CONFIG, '{ckpt}', '--out-dir', '{tmp}/analysis'], truncated(0.7),
+     'cannot read checkpoint'),
+    ('fuse-read-only-folder', 'fuse_ckpt', [CONFIG, '{ckpt}', '{ro}/fused.pth', *SHAPE, '--cfg-options', *RESNET18],
+     lambda c, t: c, 'cannot write'),
+    ('analyze-read-only-folder', 'analyze_denoisers', [CONFIG, '{ckpt}', '--tiny', '--out-dir', '{ro}', '--cfg-options',
+                                                       *RESNET18], lambda c, t: c, 'cannot write'),
+    ('benchmark-read-only-folder', 'benchmark', [CONFIG, '--tiny', '--no-train', '--repeats', '1', '--batch', '1',
+                                                 '--shape', '3', '32', '32', '--json', '{ro}/bench.json', '--cfg-options', *RESNET18],
+     None, 'cannot write'),
+    ('benchmark-baseline-config', 'benchmark', [BASELINE, '--tiny', '--no-train', '--json', '{out}'], None,
+     'builds no denoising layers'),
+]
+
+
+@pytest.mark.parametrize('name, args, make, expected', [pytest.param(*case[1:], id=case[0]) for case in CASES])
+def test_bad_input_fails_in_one_line_without_output(name, args, make, expected, checkpoint, tmp_path, monkeypatch,
+                                                    capsys):
+    (tmp_path / 'file').write_bytes(b'a file')
+    bad = make(checkpoint, tmp_path) if make else None
+    out = tmp_path / 'out' / 'result.pth'
+    args = [str(a).format(ckpt=bad, out=out, tmp=tmp_path, ro=read_only_folder(tmp_path)) for a in args]
+    if name in ('train', 'test'):  # a run of its own (mmengine reuses a visualizer of the same name)
+        args += ['--work-dir', str(tmp_path / 'work')]
+        options = args.index('--cfg-options') + 1 if '--cfg-options' in args else len(args)
+        args[options:options] = ([] if '--cfg-options' in args else ['--cfg-options']) + [
+            f'experiment_name={tmp_path.name}']
+    before = {p for p in tmp_path.rglob('*')}
+    status, errors = run_tool(name, args, monkeypatch, capsys)
+    assert status not in (0, None), errors
+    assert len(errors) == 1 and expected in errors[0], errors
+    assert 'error' in errors[0]
+    created = {p for p in tmp_path.rglob('*') if p.is_file()} - before
+    outputs = [p for p in created if p.suffix in ('.pth', '.json', '.png', '.pkl') or p.name.endswith('.tmp')]
+    assert not outputs, outputs  # logs of a started run aside, nothing was written

@@ -1,0 +1,266 @@
+"""Runs that fail safely: atomic checkpoints, reseeding for exact resumes, non-finite values stopped before
+the optimizer step, EMA and DDP checkpoints in fuse_ckpt, and AMP (bfloat16 autocast on the CPU)."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.registry import MODELS
+from runner_helpers import classifier_cfg
+
+from mmdenoiserep import denoising_layers, fuse_denoisers
+from mmdenoiserep.engine import AtomicLocalBackend, ReseedHook
+from mmdenoiserep.engine.reseed_hook import derived_seed
+from mmdenoiserep.runner import build_runner
+from mmdenoiserep.utils import NonFiniteError, load_checkpoint_file, write_atomically
+
+ROOT = Path(__file__).resolve().parents[1]
+RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
+            'model.backbone.example_input_shape=[1,3,64,64]']
+
+
+def model_of(runner):
+    return runner.model.module if hasattr(runner.model, 'module') else runner.model
+
+
+# ---------------------------------------------------------------- atomic checkpoints
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_checkpoint_and_pointer(tmp_path, monkeypatch):
+    cfg = classifier_cfg(tmp_path, 'default_hooks.checkpoint.max_keep_ckpts=1')
+    runner = build_runner(cfg)
+    assert any(type(h).__name__ == 'AtomicCheckpointHook' for h in runner.hooks)
+    calls = []
+    put = AtomicLocalBackend.put
+
+    def failing_put(self, obj, filepath):
+        calls.append(filepath)
+        if len(calls) == 2:  # epoch 2: half the bytes reach the disk, then it fails
+            def half(f):
+                f.write(obj[:len(obj) // 2])
+                raise OSError('No space left on device')
+            write_atomically(str(filepath), half)
+        else:
+            put(self, obj, filepath)
+
+    monkeypatch.setattr(AtomicLocalBackend, 'put', failing_put)
+    with pytest.raises(OSError, match='No space left'):
+        runner.train()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == '.pth') == ['epoch_1.pth']
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_1.pth')
+    assert load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))['meta']['epoch'] == 1
+    assert not list(tmp_path.glob('.*.tmp'))
+
+
+def test_stale_temporary_files_of_killed_saves_are_removed_on_the_next_start(tmp_path):
+    stale = [tmp_path / '.epoch_3.pth.abc123.tmp', tmp_path / '.last_checkpoint.x1.tmp']
+    kept = tmp_path / '.fused.pth.zz.tmp'  # not a checkpoint of this run: someone else's write
+    for path in stale + [kept]:
+        path.write_bytes(b'partial')
+    cfg = classifier_cfg(tmp_path, 'train_cfg.max_epochs=1')
+    build_runner(cfg).train()
+    assert not any(path.exists() for path in stale) and kept.exists()
+
+
+# ---------------------------------------------------------------- reseeding
+
+
+def test_reseed_hook_makes_draws_a_function_of_seed_and_position():
+    class Runner:
+        seed, epoch, iter, cfg = 7, 3, 41, {}
+
+    hook = ReseedHook()
+    hook.before_train_epoch(Runner())
+    first = torch.rand(3)
+    torch.rand(100)  # whatever ran since
+    hook.before_train_epoch(Runner())
+    assert torch.equal(torch.rand(3), first)
+    torch.manual_seed(derived_seed(7, 0, 3))
+    assert torch.equal(torch.rand(3), first)  # the documented seed
+    hook.before_train_iter(Runner(), 0)
+    by_iter = torch.rand(3)
+    torch.manual_seed(derived_seed(7, 1, 41))
+    assert torch.equal(torch.rand(3), by_iter) and not torch.equal(by_iter, first)
+    assert len({derived_seed(7, kind, n) for kind in (0, 1) for n in range(50)}) == 100
+    Runner.cfg = dict(randomness=dict(diff_rank_seed=True))  # rank 0 here: same seed
+    hook.before_train_epoch(Runner())
+    assert torch.equal(torch.rand(3), first)
+
+
+# ---------------------------------------------------------------- non-finite values
+
+
+class Poison(Hook):
+    """Before iteration ``at`` (1-based): a NaN in the input of the layer ``name``, or ``param`` set to Inf."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, at, name, param=None):
+        self.at, self.name, self.param, self.handle, self.snapshot = at, name, param, None, None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 != self.at:
+            return
+        model = model_of(runner)
+        self.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        layer = dict(denoising_layers(model))[self.name]
+        if self.param is not None:
+            with torch.no_grad():
+                getattr(layer.denoiser, self.param).view(-1)[0] = float('inf')
+            self.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.handle = layer.register_forward_pre_hook(lambda m, args: (args[0] * float('nan'),), prepend=True)
+
+
+@pytest.mark.parametrize('at, name, param, expected', [
+    (3, 'backbone.layer1.0.conv2', None, 'input of denoising layer backbone.layer1.0.conv2 at iteration 3 '
+                                         '(epoch 1, phase denoise)'),
+    (8, 'backbone.layer3.1.conv1', None, 'input of denoising layer backbone.layer3.1.conv1 at iteration 8 '
+                                         '(epoch 2, phase finetune)'),
+    (2, 'backbone.layer2.0.conv1', 'weight', 'noise-prediction loss of denoising layer backbone.layer2.0.conv1 '
+                                             'at iteration 2 (epoch 1, phase denoise)'),
+])
+def test_a_non_finite_value_stops_training_before_the_step(tmp_path, at, name, param, expected):
+    runner = build_runner(classifier_cfg(tmp_path))
+    poison = Poison(at, name, param)
+    runner.register_hook(poison)
+    with pytest.raises(NonFiniteError) as error:
+        runner.train()
+    assert expected in str(error.value) and '\n' not in str(error.value)
+    for key, value in model_of(runner).named_parameters():  # no optimizer step after the poisoned forward
+        assert torch.equal(value, poison.snapshot[key]), key
+    saved = sorted(p.name for p in tmp_path.iterdir() if p.suffix == '.pth')
+    assert saved == ([] if at <= 5 else ['epoch_1.pth'])
+
+
+def test_without_the_check_a_diverged_model_is_not_saved(tmp_path):
+    cfg = classifier_cfg(tmp_path, 'train_cfg.max_epochs=1')
+    cfg.custom_hooks[0].check_finite = False
+    runner = build_runner(cfg)
+    runner.register_hook(Poison(2, 'backbone.conv1'))  # NaN from the stem: the whole network diverges
+    with pytest.raises(NonFiniteError, match=r'holds non-finite values in the checkpoint of epoch 1, iteration 5: '
+                                             r'not saved'):
+        runner.train()
+    assert not list(tmp_path.glob('*.pth')) and not list(tmp_path.glob('.*.tmp'))
+
+
+def test_train_py_reports_a_non_finite_run_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/resnet50_denoiserep_in1k.py', '--tiny', '--work-dir',
+         str(tmp_path), '--cfg-options', *RESNET18, 'train_dataloader.dataset.indices=4',
+         'optim_wrapper.optimizer.lr=1e30', 'train_cfg.max_epochs=2', 'train_cfg.val_begin=100'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if 'train.py: error:' in line]
+    assert len(errors) == 1 and 'non-finite' in errors[0], result.stderr[-2000:]
+    assert not list(tmp_path.rglob('epoch_2.pth'))
+
+
+# ---------------------------------------------------------------- EMA and DDP checkpoints in fuse_ckpt
+
+
+@pytest.fixture(scope='module')
+def ema_run(tmp_path_factory):
+    """2 tiny epochs with mmengine's EMAHook (momentum 0.5, so the average differs from the raw weights)."""
+    work_dir = tmp_path_factory.mktemp('ema')
+    cfg = classifier_cfg(work_dir)
+    cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.5))
+    runner = build_runner(cfg)
+    runner.train()
+    return runner, work_dir / 'epoch_2.pth'
+
+
+def fuse(*args):
+    return subprocess.run([sys.executable, 'tools/fuse_ckpt.py', 'configs/resnet50_denoiserep_in1k.py', *map(str, args),
+                           '--shape', '1', '3', '64', '64', '--cfg-options', *RESNET18],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def expected_fused(runner, state_dict):
+    model = copy.deepcopy(model_of(runner))
+    model.load_state_dict(state_dict, strict=True)
+    return fuse_denoisers(model).state_dict()
+
+
+@pytest.mark.parametrize('ema', [False, True])
+def test_fuse_ckpt_takes_raw_or_averaged_weights_of_an_ema_checkpoint(ema_run, tmp_path, ema):
+    runner, path = ema_run
+    checkpoint = load_checkpoint_file(str(path))
+    averaged = checkpoint['state_dict']  # EMAHook swaps: state_dict holds the average
+    raw = dict(averaged, **{k[len('module.'):]: v for k, v in checkpoint['ema_state_dict'].items()
+                            if k.startswith('module.')})
+    assert any(not torch.equal(raw[k], averaged[k]) for k in raw if '.denoiser.' in k)
+    out = tmp_path / 'fused.pth'
+    result = fuse(path, out, *(['--ema'] if ema else []))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ('fusing the EMA-averaged weights' if ema else 'fusing the raw weights') in result.stdout
+    fused = torch.load(out, weights_only=True)['state_dict']
+    for key, value in expected_fused(runner, averaged if ema else raw).items():
+        assert torch.equal(fused[key], value), key
+
+
+def test_fuse_ckpt_ema_flag_needs_ema_weights_and_ddp_prefixes_are_dropped(ema_run, tmp_path):
+    runner, path = ema_run
+    plain = tmp_path / 'ddp.pth'
+    state = load_checkpoint_file(str(path))['state_dict']
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in state.items()}), plain)
+    result = fuse(plain, tmp_path / 'no.pth', '--ema')
+    assert result.returncode != 0 and 'holds no EMA weights' in result.stderr and not (tmp_path / 'no.pth').exists()
+    out = tmp_path / 'fused.pth'
+    result = fuse(plain, out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    fused = torch.load(out, weights_only=True)['state_dict']
+    for key, value in expected_fused(runner, state).items():
+        assert torch.equal(fused[key], value), key
+
+
+# ---------------------------------------------------------------- mixed precision
+
+
+def test_fused_weights_are_float32_under_bfloat16_autocast_and_outputs_match():
+    from config_helpers import load
+    from mmengine.registry import DefaultScope
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(load('configs/resnet50_denoiserep_in1k.py', *RESNET18).model).eval()
+    with torch.no_grad():
+        for _, layer in denoising_layers(model):
+            layer.denoiser.weight.normal_(std=0.02)
+    x = torch.randn(2, 3, 64, 64)
+    layer = denoising_layers(model)[5][1]
+    with torch.no_grad():
+        reference = model.extract_feat(x)[-1]
+        expected_w = layer.fused_weights()[0]
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            weight = layer.fused_weights()[0]
+            mixed = model.extract_feat(x)[-1]
+    assert weight.dtype == torch.float32 and torch.equal(weight, expected_w)
+    error = (mixed.float() - reference).norm() / reference.norm()
+    assert 0 < error < 0.05, error  # autocast ran in bfloat16 (8 bits of mantissa), 20 layers deep
+
+
+def test_hook_trains_with_the_amp_optimizer_wrapper(tmp_path, monkeypatch):
+    """mmengine's AmpOptimWrapper (bfloat16; mmengine asserts a GPU, so its check is bypassed here)."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp
+    monkeypatch.setattr(amp, 'is_cuda_available', lambda: True)
+    cfg = classifier_cfg(tmp_path)
+    cfg.optim_wrapper.update(type='AmpOptimWrapper', dtype='bfloat16', loss_scale='dynamic')
+    runner = build_runner(cfg)
+    seen = []
+
+    class Record(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            seen.append((runner.message_hub.get_info('denoiserep_phase'), outputs['loss_denoise'].item()))
+
+    runner.register_hook(Record())
+    before = {k: v.clone() for k, v in model_of(runner).state_dict().items() if '.denoiser.' in k}
+    runner.train()
+    assert type(runner.optim_wrapper).__name__ == 'AmpOptimWrapper'
+    denoise = [loss for phase, loss in seen if phase == 'denoise']
+    assert len(denoise) == 5 and all(loss > 0 for loss in denoise)
+    after = model_of(runner).state_dict()
+    assert any(not torch.equal(after[k], v) for k, v in before.items())  # the denoisers trained
+    assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
