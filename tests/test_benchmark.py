@@ -27,6 +27,7 @@ def test_benchmark_report(tmp_path, capsys):
     assert set(report['latency_seconds']) == {'baseline', 'baseline (copy)', "unfused (eval, W' cached)",
                                               "unfused (eval, W' per forward)", 'fused'}
     assert all(0 < v['min'] <= v['median'] for v in report['latency_seconds'].values())
+    assert report['latency_seconds']['baseline']['paired_ratio'] == 1.0  # each round against itself
     assert set(report['train']) == {'baseline', 'denoise (full model)', 'denoise', 'denoise (loss_positions=0.25)',
                                    'finetune'}
     assert all(0 < v['min'] <= v['median'] and v['peak_bytes'] >= 0 for v in report['train'].values())

@@ -98,6 +98,9 @@ def test_killed_run_resumes_bit_identical(tmp_path):
             pointer = killed_dir / 'last_checkpoint'
             if pointer.exists():  # names a complete checkpoint, which loads
                 load_checkpoint_file(pointer.read_text().strip())['state_dict']
+    print(f'killed {len(kills)} times: ' + ', '.join('during a checkpoint save' if step.get('during_save') else
+                                                      f'after iteration {last} of {EPOCHS * ITERS}'
+                                                      for step, last in kills))
     assert len(kills) >= 5 and any(step.get('during_save') for step, _ in kills), kills
     run_to_end(killed_dir)
     expected, actual = final_state(reference_dir), final_state(killed_dir)

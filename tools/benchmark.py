@@ -100,9 +100,11 @@ def build_models(args):
 
 @torch.no_grad()
 def latencies(models: dict, inputs: torch.Tensor, repeats: int) -> dict:
-    """Median seconds of ``extract_feat`` per model, the models interleaved in each round, the order rotated
-    from round to round (on a shared CPU the position in a round alone shifted times by 5%). Each model runs
-    inside its context for the whole measurement (as a validation loop runs inside the W' cache)."""
+    """{name: dict(median=, min=, paired_ratio=, seconds=[...])}: seconds of ``extract_feat`` per model,
+    the models interleaved in each round, the order rotated from round to round (on a shared CPU the
+    position in a round alone shifted times by 5%); ``paired_ratio`` is the median over rounds of the
+    model's time / the baseline's in the same round. Each model runs inside its context for the whole
+    measurement (as a validation loop runs inside the W' cache)."""
     features = {name: Features(model.eval()) for name, (model, _) in models.items()}
     times = {name: [] for name in models}
     with contextlib.ExitStack() as stack:
@@ -114,12 +116,13 @@ def latencies(models: dict, inputs: torch.Tensor, repeats: int) -> dict:
                 features[name](inputs)
                 if round_ >= 2:
                     times[name].append(time.perf_counter() - start)
-    return {name: summary(values) for name, values in times.items()}
+    return {name: dict(summary(values), paired_ratio=statistics.median(
+        t / base for t, base in zip(values, times['baseline'])), seconds=values) for name, values in times.items()}
 
 
 def summary(seconds: list) -> dict:
-    """Median and minimum of repeated timings. On a shared (virtual) CPU the minimum is the stabler of the
-    two: copies of one model differed by up to 3% in median and 0.5% in minimum in the same run."""
+    """Median and minimum of repeated timings (a shared virtual CPU drifts and bursts: `latencies` also
+    gives the median of per-round ratios to the baseline, which cancels what a round shares)."""
     return dict(median=statistics.median(seconds), min=min(seconds))
 
 
@@ -271,13 +274,13 @@ def table(report: dict) -> str:
     latency = report['latency_seconds']
     lines = [f'{report["config"]}: batch {report["batch"]} x {report["shape"]}, {report["threads"]} threads, '
              f'torch {report["torch"]}, fuse_denoisers {report["fuse_seconds"]:.2f} s', '',
-             '| model | params | FLOPs (extract_feat, 1 image) | latency median / min | vs baseline (median / min) |',
-             '| --- | --- | --- | --- | --- |']
+             '| model | params | FLOPs (extract_feat, 1 image) | latency median / min | vs baseline (median / min) | '
+             'paired ratio (median of per-round ratios) |', '| --- | --- | --- | --- | --- | --- |']
     for name, seconds in latency.items():
         key = name.split(' ')[0]
         flops_text = f'{report["flops"][key] / 1e9:.3f} G' if key in report['flops'] else '-'
         lines.append(f'| {name} | {report["params"][key]:,} | {flops_text} | {_times(seconds, 1e3, "ms")} | '
-                     f'{_ratios(seconds, latency["baseline"])} |')
+                     f'{_ratios(seconds, latency["baseline"])} | {seconds["paired_ratio"]:.4f}x |')
     if 'train' in report:
         train = report['train']
         lines += ['', '| training iteration | time median / min | vs baseline (median / min) | '
