@@ -55,10 +55,9 @@ class AtomicCheckpointHook(CheckpointHook):
         """mmengine's set-up, then remove the temporary files of saves that a kill interrupted."""
         super().before_train(runner)
         if is_main_process() and isinstance(self.file_backend, AtomicLocalBackend) and osp.isdir(self.out_dir):
-            names = {f'.{self.filename_tmpl.format("*")}.*.tmp', '.last_checkpoint.*.tmp'}
-            stale = [path for pattern in names for path in glob.glob(osp.join(glob.escape(self.out_dir), pattern))]
-            stale += glob.glob(osp.join(glob.escape(runner.work_dir), '.last_checkpoint.*.tmp'))
-            for path in set(stale):
+            patterns = {osp.join(glob.escape(self.out_dir), f'.{self.filename_tmpl.format("*")}.*.tmp'),
+                        osp.join(glob.escape(runner.work_dir), '.last_checkpoint.*.tmp')}  # checkpoints, pointer
+            for path in {path for pattern in patterns for path in glob.glob(pattern)}:
                 os.unlink(path)
 
     def _save_checkpoint_with_step(self, runner, step, meta):

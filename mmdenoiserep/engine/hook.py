@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from ..core import (PHASES, denoise_loss, denoising_layers, discard_recorded_calls, freeze_running_stats,
                     fused_weights_cached, set_phase)
 from ..registry import HOOKS
-from ..utils import InputError, NonFiniteError, allow_mmengine_checkpoints
+from ..utils import InputError, NonFiniteError, allow_mmengine_checkpoints, first_non_finite
 
 __all__ = ['DenoiseRepHook']
 
@@ -272,11 +272,11 @@ class DenoiseRepHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Refuse to save weights with a NaN or Inf (NonFiniteError, before anything is written)."""
-        for key, value in checkpoint.get('state_dict', {}).items():
-            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                meta = checkpoint.get('meta', {})
-                raise NonFiniteError(f'DenoiseRepHook: {key} holds non-finite values in the checkpoint of epoch '
-                                     f'{meta.get("epoch")}, iteration {meta.get("iter")}: not saved')
+        found = first_non_finite(checkpoint.get('state_dict', {}))
+        if found is not None:
+            meta = checkpoint.get('meta', {})
+            raise NonFiniteError(f'DenoiseRepHook: {found[0]} holds non-finite values in the checkpoint of epoch '
+                                 f'{meta.get("epoch")}, iteration {meta.get("iter")}: not saved')
 
     before_val_epoch = before_test_epoch = _open_eval_cache
     after_val_epoch = after_test_epoch = _close_eval_cache

@@ -10,7 +10,7 @@ stand-in that resolves HistoryBuffer's statistics methods and refuses everything
 import os.path as osp
 import pickle
 import zipfile
-from typing import List, Mapping, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
@@ -146,13 +146,22 @@ def strip_ddp_prefix(state_dict: Mapping) -> dict:
     return dict(state_dict)
 
 
-def check_finite(state_dict: Mapping, source: str) -> None:
-    """Raise InputError naming the first floating tensor of ``state_dict`` that holds a NaN or Inf."""
+def first_non_finite(state_dict: Mapping) -> Optional[Tuple[str, int, int]]:
+    """(key, non-finite count, numel) of the first floating tensor of ``state_dict`` with a NaN or Inf;
+    None if every one is finite."""
     for key, value in state_dict.items():
         if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            bad = int((~torch.isfinite(value)).sum())
-            raise InputError(f'{source} holds non-finite values in {key} ({bad} of {value.numel()}): '
-                             'a diverged run; refusing to use it')
+            return key, int((~torch.isfinite(value)).sum()), value.numel()
+    return None
+
+
+def check_finite(state_dict: Mapping, source: str) -> None:
+    """Raise InputError naming the first floating tensor of ``state_dict`` that holds a NaN or Inf."""
+    found = first_non_finite(state_dict)
+    if found is not None:
+        key, bad, numel = found
+        raise InputError(f'{source} holds non-finite values in {key} ({bad} of {numel}): '
+                         'a diverged run; refusing to use it')
 
 
 def check_not_unfused(model: torch.nn.Module, checkpoint, source: str = 'the checkpoint') -> None:
