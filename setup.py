@@ -31,7 +31,8 @@ INSTALL_REQUIRES = [
     'setuptools>=77,<82',  # mmengine resolves `pkg::` configs through pkg_resources
     'numpy',
 ]
-EXTRAS_REQUIRE = {'tests': ['pytest', 'hypothesis', 'pytest-timeout', 'onnx==1.23.2', 'onnxruntime==1.32.0']}
+EXTRAS_REQUIRE = {'tests': ['pytest', 'hypothesis', 'pytest-timeout', 'onnx==1.23.2', 'onnxruntime==1.32.0',
+                            'mutmut==3.8.1']}
 
 
 def version():

@@ -6,7 +6,6 @@ The model is the tiny ResNet-18 classifier with DenoiseRep (20 converted convs, 
 checkpoints are made here, not trained: all-zero denoisers, and hand-set ones.
 """
 import contextlib
-import importlib.util
 import io
 import json
 import math
@@ -19,6 +18,7 @@ import torch
 from config_helpers import load
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, set_random_seed
+from tool_helpers import load_tool
 
 from mmdenoiserep import set_phase
 
@@ -43,10 +43,7 @@ def schedule(step, num_steps=1000, beta_range=(1e-4, 2e-3)):
 
 
 def tool_module():
-    spec = importlib.util.spec_from_file_location('analyze_denoisers', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analyze_denoisers')
 
 
 def run_in_process(*args):

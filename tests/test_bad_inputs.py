@@ -3,7 +3,6 @@
 The tools run in this process (their ``main`` with ``sys.argv`` set; ``sys.exit('tool: error: ...')`` is
 what the interpreter prints as the one line and exit status 1).
 """
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.registry import DefaultScope, MODELS
+from tool_helpers import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/resnet50_denoiserep_in1k.py'
@@ -19,15 +19,6 @@ RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
             'model.backbone.example_input_shape=[1,3,32,32]']
 TRAIN = ['train_dataloader.dataset.indices=2', 'train_cfg.max_epochs=1', 'train_cfg.val_begin=100']
 SHAPE = ['--shape', '1', '3', '32', '32']
-_tools = {}
-
-
-def tool(name):
-    if name not in _tools:
-        spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / f'{name}.py')
-        _tools[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return _tools[name]
 
 
 def run_tool(name, args, monkeypatch, capsys):
@@ -36,7 +27,7 @@ def run_tool(name, args, monkeypatch, capsys):
     monkeypatch.setattr(sys, 'argv', [f'tools/{name}.py', *map(str, args)])
     capsys.readouterr()
     try:
-        status = tool(name).main()
+        status = load_tool(name).main()
     except SystemExit as exit_:
         status = exit_.code
     err = capsys.readouterr().err

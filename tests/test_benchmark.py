@@ -1,13 +1,12 @@
 """tools/benchmark.py on a small DenoiseRep config: the fused model has exactly the baseline's parameters
 and FLOPs, the unfused model more parameters; every measurement is there and written to JSON."""
-import importlib.util
 import json
 from pathlib import Path
 
+from tool_helpers import load_tool
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location('benchmark', ROOT / 'tools' / 'benchmark.py')
-benchmark = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchmark)
+benchmark = load_tool('benchmark')
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
             'model.backbone.example_input_shape=[1,3,64,64]']
 
@@ -28,6 +27,9 @@ def test_benchmark_report(tmp_path, capsys):
                                               "unfused (eval, W' per forward)", 'fused'}
     assert all(0 < v['min'] <= v['median'] for v in report['latency_seconds'].values())
     assert report['latency_seconds']['baseline']['paired_ratio'] == 1.0  # each round against itself
+    assert report['latency_seconds']['baseline']['ratio_interval'] == [1.0, 1.0]
+    assert all(low <= v['paired_ratio'] <= high for v in report['latency_seconds'].values()
+               for low, high in [v['ratio_interval']])
     assert set(report['train']) == {'baseline', 'denoise (full model)', 'denoise', 'denoise (loss_positions=0.25)',
                                    'finetune'}
     assert all(0 < v['min'] <= v['median'] and v['peak_bytes'] >= 0 for v in report['train'].values())
@@ -38,3 +40,11 @@ def test_benchmark_report(tmp_path, capsys):
 def test_a_config_without_denoisers_is_refused(capsys):
     assert benchmark.main(['configs/resnet50_in1k.py', '--tiny', '--no-train']) == 1
     assert 'builds no denoising layers' in capsys.readouterr().err
+
+
+def test_median_interval_brackets_the_median_of_resamples():
+    import random
+    assert benchmark.median_interval([2.0] * 9, random.Random(0)) == [2.0, 2.0]
+    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    low, high = benchmark.median_interval(values, random.Random(0))
+    assert 2.0 <= low < 5.0 < high <= 8.0  # the median's spread under resampling, well inside the range

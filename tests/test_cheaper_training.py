@@ -60,6 +60,24 @@ def test_cache_is_not_used_when_gradients_are_needed(monkeypatch):
                for _, layer in denoising_layers(net))
 
 
+def test_cached_w_prime_carries_the_requires_grad_flags_of_w_and_b():
+    """As the fused layer's Parameters: torch.matmul picks its kernel by the flag; a frozen model evaluated
+    with gradients enabled gives outputs that need no gradient, as the stock model's do."""
+    net = small_net()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    layers = [layer for _, layer in denoising_layers(net)]
+    layers[0].bias.requires_grad_(False)
+    with fused_weights_cached(net):
+        with torch.no_grad():
+            net(x)
+        flags = [(layer._fused_cache[2][0].requires_grad, layer._fused_cache[2][1].requires_grad) for layer in layers]
+        assert flags == [(True, False), (True, True), (True, True)]
+        net.requires_grad_(False)  # frozen: the cache is used with gradients enabled, flags follow
+        out = net(x)
+        assert not out.requires_grad
+        assert all(not layer._fused_cache[2][0].requires_grad for layer in layers)
+
+
 @pytest.mark.parametrize('change', ['W', 'b', 'A', 'a', 'load_state_dict', 'sgd', 'adamw', 'replace', 'dtype'])
 def test_any_change_of_w_b_a_is_picked_up(change):
     net = small_net()

@@ -1,7 +1,6 @@
 """tools/experiments/fashion_mnist.py: the data preparation, the paired statistics, and (slow) a --quick run
 through tools/train.py, fuse_ckpt.py and test.py on a slice of the real data."""
 import gzip
-import importlib.util
 import json
 import math
 import os
@@ -10,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tool_helpers import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / 'tools' / 'experiments' / 'fashion_mnist.py'
-spec = importlib.util.spec_from_file_location('fashion_mnist', SCRIPT)
-fashion_mnist = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fashion_mnist)
+fashion_mnist = load_tool('experiments/fashion_mnist')
 
 
 def test_missing_data_says_how_to_get_it(tmp_path):

@@ -1,10 +1,8 @@
-"""tools/fuse_ckpt.py: a trained DenoiseRep checkpoint -> a plain one; bad inputs fail cleanly."""
+"""tools/fuse_ckpt.py (run in this process): a trained DenoiseRep checkpoint -> a plain one; bad inputs fail
+cleanly."""
 import copy
 import os
 import stat
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +12,8 @@ from mmengine.registry import MODELS, init_default_scope
 
 from mmdenoiserep import denoiser_parameters, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
+from tool_helpers import ROOT, load_tool, run_tool
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/resnet50_denoiserep_in1k.py'
 OPTIONS = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
            'model.backbone.example_input_shape=[1,3,32,32]']
@@ -35,8 +33,7 @@ def build(deploy=False):
 
 
 def fuse(*args):
-    return subprocess.run([sys.executable, 'tools/fuse_ckpt.py', *map(str, args), '--cfg-options', *OPTIONS],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return run_tool('fuse_ckpt', *args, '--cfg-options', *OPTIONS)
 
 
 @pytest.fixture(scope='module')
@@ -79,9 +76,7 @@ def test_baseline_config_option(trained, tmp_path):
     base = tmp_path / 'baseline.py'
     base.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
                     "model = dict(backbone=dict(depth=18), head=dict(in_channels=512))\n")
-    result = subprocess.run([sys.executable, 'tools/fuse_ckpt.py', CONFIG, path, tmp_path / 'out.pth', *SHAPE,
-                             '--baseline-config', base, '--cfg-options', *OPTIONS],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = fuse(CONFIG, path, tmp_path / 'out.pth', *SHAPE, '--baseline-config', base)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / 'out.pth').exists()
 
@@ -189,8 +184,94 @@ def test_out_that_is_a_directory_fails_in_one_line(trained, tmp_path):
 def test_fused_file_gets_the_mode_of_a_normal_save(trained, tmp_path):
     _, path = trained
     out = tmp_path / 'fused.pth'
-    result = subprocess.run([sys.executable, 'tools/fuse_ckpt.py', CONFIG, str(path), str(out), *SHAPE,
-                             '--cfg-options', *OPTIONS], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            preexec_fn=lambda: os.umask(0o027))
+    previous = os.umask(0o027)
+    try:
+        result = fuse(CONFIG, path, out, *SHAPE)
+    finally:
+        os.umask(previous)
     assert result.returncode == 0, result.stderr[-2000:]
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o640  # 0o666 minus the umask, as open() gives
+
+
+def baseline_config(tmp_path, **backbone):
+    """A ResNet-18 baseline config with ``backbone`` changed: the state_dict keys and shapes stay the same."""
+    path = tmp_path / 'baseline.py'
+    path.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
+                    f"model = dict(backbone=dict(depth=18, **{backbone!r}), head=dict(in_channels=512))\n")
+    return path
+
+
+@pytest.mark.parametrize('backbone, message', [
+    (dict(norm_cfg=dict(type='BN', eps=1e-3)), 'fused outputs differ from the unfused model by'),
+    (dict(out_indices=(2,)), 'the baseline model gives feature maps of shapes [(2, 256)], the unfused model '
+                             '[(2, 512)]'),
+])
+@pytest.mark.parametrize('existing', [False, True])
+def test_baseline_whose_keys_fit_but_outputs_differ_is_refused(trained, tmp_path, backbone, message, existing):
+    """Strict loading succeeds (same keys and shapes); the output check is what refuses it."""
+    _, path = trained
+    out = tmp_path / 'out' / 'fused.pth'
+    if existing:
+        out.parent.mkdir()
+        out.write_bytes(b'previous')
+    result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', baseline_config(tmp_path, **backbone))
+    errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
+    assert result.returncode == 1 and len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert (out.read_bytes() == b'previous') if existing else not out.exists()
+    assert not list(tmp_path.glob('**/.*.tmp'))
+
+
+def test_baseline_config_with_the_same_model_is_accepted(trained, tmp_path):
+    """The control of the test above: the same path with an unchanged backbone writes OUT."""
+    _, path = trained
+    out = tmp_path / 'fused.pth'
+    result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', baseline_config(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'max |fused - unfused| over 1 feature maps' in result.stdout and out.exists()
+
+
+@pytest.mark.parametrize('existing', [False, True])
+def test_write_that_fails_midway_leaves_out_as_it_was(trained, tmp_path, monkeypatch, existing):
+    """torch.save writes part of the file, then the disk is full: no OUT, or the previous one unchanged."""
+    _, path = trained
+    out = tmp_path / 'fused.pth'
+    if existing:
+        out.write_bytes(b'previous')
+    real_save = torch.save
+
+    def save_half_then_fail(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        f.truncate(f.tell() // 2)
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(torch, 'save', save_half_then_fail)
+    result = fuse(CONFIG, path, out, *SHAPE)
+    errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
+    assert result.returncode == 1 and errors == [f'fuse_ckpt.py: error: cannot write {out}: No space left on device']
+    assert (out.read_bytes() == b'previous') if existing else not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == (['fused.pth'] if existing else [])
+
+
+def test_example_input_shape_is_found_wherever_the_wrapper_sits():
+    example_input_shape = load_tool('fuse_ckpt').example_input_shape
+    wrapper = dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=dict(type='ResNet'),
+                   example_input_shape=[1, 3, 32, 48])
+    assert example_input_shape(dict(type='ImageClassifier', backbone=wrapper)) == (1, 3, 32, 48)
+    assert example_input_shape(dict(type='X', stages=[dict(type='Y'), dict(inner=wrapper)])) == (1, 3, 32, 48)
+    assert example_input_shape(dict(wrapper, type='DenoiseRepBackbone')) == (1, 3, 32, 48)
+    assert example_input_shape(dict(wrapper, example_input_shape=None)) is None
+    assert example_input_shape(dict(type='X', backbone=dict(type='ResNet', example_input_shape=[1, 3, 8, 8]))) is None
+    assert example_input_shape(dict(type='X', first=dict(wrapper, example_input_shape=None),
+                                    second=dict(wrapper, example_input_shape=[2, 3, 16, 16]))) == (2, 3, 16, 16)
+
+
+def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, tmp_path, monkeypatch):
+    _, path = trained
+    seen = []
+    features = load_tool('fuse_ckpt').features
+    monkeypatch.setattr(load_tool('fuse_ckpt'), 'features', lambda model, inputs: seen.append(
+        tuple(inputs.shape)) or features(model, inputs))
+    result = run_tool('fuse_ckpt', CONFIG, path, tmp_path / 'fused.pth', '--cfg-options', *OPTIONS[:2],
+                      'model.backbone.example_input_shape=[1,3,40,24]')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert seen == [(1, 3, 40, 24)] * 2  # the unfused and the fused model

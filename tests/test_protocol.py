@@ -7,6 +7,7 @@ import os
 
 import pytest
 import torch
+from mmengine.hooks import Hook
 from runner_helpers import IterationRecord, Snapshots, changed, classifier_cfg
 
 from mmdenoiserep import denoising_layers
@@ -172,10 +173,76 @@ def test_training_a_model_without_denoisers_is_refused(tmp_path):
         train(cfg)
 
 
-def test_no_hook_or_recorded_state_is_left_on_the_model(tmp_path):
+def classifier_in(loop, tmp_path, max_iters):
+    """The classifier config under an epoch loop (2 epochs: denoise, finetune) or an iteration loop of
+    ``max_iters`` (phases of 2 iterations)."""
     cfg = classifier_cfg(tmp_path)
-    runner = train(cfg)
+    if loop == 'iteration':
+        cfg = iteration_loop(cfg, max_iters=max_iters)
+        cfg.custom_hooks[0].interval = 2
+    return cfg
+
+
+def module_hooks(model):
+    """{module name: (ids of its forward pre-hooks, ids of its forward hooks)} of every module."""
+    return {name: (list(m._forward_pre_hooks), list(m._forward_hooks)) for name, m in model.named_modules()}
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iteration'])
+def test_no_hook_or_recorded_state_is_left_on_the_model(tmp_path, loop):
+    runner = build_runner(classifier_in(loop, tmp_path, max_iters=4))
     model = runner.model
-    assert not model._forward_hooks and not model._forward_pre_hooks
-    assert all(not layer.recorded_inputs for _, layer in denoising_layers(model))
-    assert os.path.isfile(tmp_path / 'epoch_2.pth')
+    before = module_hooks(model)
+    seen = {}
+
+    class DuringTraining(Hook):  # the state this test expects gone: there while training
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            seen.setdefault('hooks', module_hooks(model) != before)
+            if runner.message_hub.get_info('denoiserep_phase') == 'denoise':
+                seen['loss override'] = 'loss' in model.__dict__
+
+    runner.register_hook(DuringTraining())
+    runner.train()
+    assert seen == {'hooks': True, 'loss override': True}
+    assert module_hooks(model) == before  # the model's and every denoising layer's hooks removed
+    assert 'loss' not in model.__dict__  # the denoise phase's backbone-only loss
+    layers = denoising_layers(model)
+    assert len(layers) == 20 and all(not layer.recorded_inputs for _, layer in layers)
+    assert all(not layer.reuse_fused_weights and layer._fused_cache is None for _, layer in layers)
+    assert os.path.isfile(tmp_path / ('epoch_2.pth' if loop == 'epoch' else 'iter_4.pth'))
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iteration'])
+def test_norm_layers_train_again_in_the_finetune_phase(tmp_path, loop):
+    """Denoise: every BatchNorm in eval mode (running statistics frozen); finetune: all back in train mode."""
+    record = IterationRecord()
+    runner = train(classifier_in(loop, tmp_path, max_iters=6), record)
+    norms = [name for name, m in runner.model.named_modules() if getattr(m, 'running_mean', None) is not None]
+    assert len(norms) == 20
+    phases = [iteration['phase'] for iteration in record.iterations]
+    assert phases[0] == 'denoise' and 'finetune' in phases
+    for iteration in record.iterations:
+        assert iteration['norms_training'] == ([] if iteration['phase'] == 'denoise' else norms), iteration['phase']
+
+
+def test_loss_denoise_is_loss_weight_times_the_per_layer_losses_of_the_same_iteration(tmp_path):
+    """The logged loss_denoise of every iteration equals loss_weight x the sum of the 20 per-layer losses
+    that the hook logs for that iteration (denoise, backbone only, and joint, the full forward)."""
+    cfg = iteration_loop(classifier_cfg(tmp_path), max_iters=4)
+    cfg.custom_hooks[0].update(phases=('denoise', 'joint'), interval=2, loss_weight=0.37, log_interval=1)
+    runner = build_runner(cfg)
+    per_layer = {}
+    log_scalars = runner.visualizer.add_scalars
+
+    def record(scalars, step=0, **kwargs):
+        if any(key.startswith('denoise/') for key in scalars):
+            per_layer[step] = {key: value for key, value in scalars.items() if key.startswith('denoise/')}
+        return log_scalars(scalars, step=step, **kwargs)
+
+    runner.visualizer.add_scalars = record
+    runner.train()
+    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
+    assert sorted(per_layer) == [1, 2, 3, 4] and all(len(losses) == 20 for losses in per_layer.values())
+    for step, losses in per_layer.items():
+        assert values[step - 1] == pytest.approx(0.37 * sum(losses.values()), rel=1e-5), step
+    assert min(values) > 0

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmdenoiserep import add_denoisers, denoise_loss, denoiser_parameters, denoising_layers, fuse_denoisers, set_phase
-from mmdenoiserep.core import WEIGHT_READERS, register_weight_reader
+from mmdenoiserep import (add_denoisers, denoise_loss, denoiser_parameters, denoising_layers, fuse_denoisers,
+                          fused_weights_cached, set_phase)
+from mmdenoiserep.core import WEIGHT_READERS, discard_recorded_calls, register_weight_reader
 
 
 class ReadsItsProjection(nn.Module):
@@ -99,9 +100,14 @@ def test_read_layers_denoise_train_and_fuse_exactly(case, reader_registered):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in denoiser_parameters(model))
 
     set_phase(model, 'joint')
-    model.eval()
     with torch.no_grad():
-        expected = model(x)
+        expected = model.train()(x)  # training: the read weights shown as W' (attention: out_proj called)
+        model.eval()
+        torch.testing.assert_close(model(x), expected, rtol=1e-12, atol=1e-12)  # eval: the inference path
+        with fused_weights_cached(model):  # eval as validation runs it: W' computed once
+            torch.testing.assert_close(model(x), expected, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(model(x), expected, rtol=1e-12, atol=1e-12)
+        discard_recorded_calls(model)
     assert (expected - stock.eval()(x)).abs().max() > 1e-3  # the denoisers change the function
     fused = fuse_denoisers(copy.deepcopy(model))
     assert not denoising_layers(fused) and not any('forward' in vars(m) for m in fused.modules())
@@ -137,3 +143,55 @@ def test_frozen_flags_and_copies_survive_the_attention_wrapping():
     assert copied.cross.forward.__self__ is copied.cross
     fuse_denoisers(model)
     assert model.cross.in_proj_weight.requires_grad and not model.cross.in_proj_bias.requires_grad
+
+
+class DistinctKeyValue(nn.Module):
+    """Attention on a query, a key and a value that are three different tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x[:, ::2] * 2.0, x[:, 1::2] - 1.0)[0]
+
+
+@pytest.mark.parametrize('exclude', [None, '*in_proj', '*out_proj'])
+def test_attention_with_distinct_key_and_value_and_either_projection_alone(exclude):
+    """in_proj records query, key and value (three distinct inputs); converting only one of the two
+    projections works the same: training forward of the stock W, eval forward and fusion exact."""
+    torch.manual_seed(0)
+    stock = DistinctKeyValue().double()
+    x = torch.randn(2, 6, 8, dtype=torch.float64)
+    model = converted(stock, x, layer_types=(nn.Linear, nn.MultiheadAttention), exclude=exclude)
+    names = {name for name, _ in denoising_layers(model)}
+    assert names == {'attn.in_proj', 'attn.out_proj'} - ({exclude.replace('*', 'attn.')} if exclude else set())
+    set_phase(model, 'denoise')
+    torch.testing.assert_close(model.train()(x), stock.train()(x), rtol=1e-12, atol=1e-12)
+    recorded = {name: len(layer.recorded_inputs) for name, layer in denoising_layers(model)}
+    assert recorded == {name: 3 if name.endswith('in_proj') else 1 for name in names}
+    discard_recorded_calls(model)
+    set_phase(model, 'joint')
+    with torch.no_grad():
+        expected = model(x)
+        model.eval()
+        torch.testing.assert_close(model(x), expected, rtol=1e-12, atol=1e-12)
+        fused = fuse_denoisers(copy.deepcopy(model))
+        torch.testing.assert_close(fused(x), expected, rtol=1e-10, atol=1e-10)
+    assert (expected - stock(x)).abs().max() > 1e-3
+
+
+def test_eval_attention_applies_w_prime_inside_the_attention_as_the_fused_one_does():
+    """Eval: out_proj's W', b' are shown to the stock attention (no identity product, out_proj not called
+    as a module); training: out_proj is called on the attention output (its input recorded)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8)
+    model = converted(DistinctKeyValue(), x, layer_types=(nn.Linear, nn.MultiheadAttention))
+    calls = []
+    model.attn.out_proj.register_forward_hook(lambda *args: calls.append(1))
+    set_phase(model, 'joint')
+    with torch.no_grad():
+        model.eval()(x)
+        assert calls == []
+        model.train()(x)
+        assert calls == [1]

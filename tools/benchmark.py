@@ -14,9 +14,11 @@ is loaded into the DenoiseRep model (else its initial weights). Three models:
   (two copies of one model differ only by chance).
 
 Inference: ``extract_feat`` (backbone and neck, the part DenoiseRep changes; the heads are the same) on a
-random (N, C, H, W) batch, float32, no_grad; after a warm-up the models run interleaved, ``--repeats`` rounds,
-and the medians are reported. Parameters count the whole model; FLOPs of ``extract_feat`` by mmengine's
-FlopAnalyzer. Training (``--tiny`` data or the config's, one batch of its train loader): the median time of
+random (N, C, H, W) batch, float32, no_grad; after a warm-up the models run interleaved in a random order,
+``--repeats`` rounds; reported: medians, minima and the median of per-round ratios to the baseline with a 95%
+bootstrap interval. The unfused model without the cache runs in a second pass (``--repeats`` / 2 rounds,
+against the baseline): it allocates a new W' in every forward, which slows whatever runs after it.
+Parameters count the whole model; FLOPs of ``extract_feat`` by mmengine's FlopAnalyzer. Training (``--tiny`` data or the config's, one batch of its train loader): the median time of
 a full iteration (forward, backward, SGD step) of the baseline, of a denoise-phase iteration as
 DenoiseRepHook runs it (backbone only, noise-prediction losses; also on the full model, as before the
 backbone-only path, and with the loss on a fraction of positions, ``--loss-positions``) and of a
@@ -30,6 +32,7 @@ import ctypes
 import functools
 import gc
 import json
+import random
 import statistics
 import sys
 import time
@@ -99,25 +102,40 @@ def build_models(args):
 
 
 @torch.no_grad()
-def latencies(models: dict, inputs: torch.Tensor, repeats: int) -> dict:
-    """{name: dict(median=, min=, paired_ratio=, seconds=[...])}: seconds of ``extract_feat`` per model,
-    the models interleaved in each round, the order rotated from round to round (on a shared CPU the
-    position in a round alone shifted times by 5%); ``paired_ratio`` is the median over rounds of the
-    model's time / the baseline's in the same round. Each model runs inside its context for the whole
-    measurement (as a validation loop runs inside the W' cache)."""
+def latencies(models: dict, inputs: torch.Tensor, repeats: int, seed: int = 0) -> dict:
+    """{name: dict(median=, min=, paired_ratio=, ratio_interval=, seconds=[...])}: seconds of ``extract_feat``
+    per model, the models interleaved in each round in a seeded random order (on a shared CPU the position
+    in a round alone shifted times by 5%, and a model that allocates a lot slows the one after it: a fixed
+    cyclic order gave every model the same predecessor); ``paired_ratio`` is the median over rounds of the
+    model's time / the baseline's in the same round, ``ratio_interval`` a 95% bootstrap interval of that
+    median. Each model runs inside its context for the whole measurement (as a validation loop runs inside
+    the W' cache)."""
     features = {name: Features(model.eval()) for name, (model, _) in models.items()}
     times = {name: [] for name in models}
+    order = random.Random(seed)
     with contextlib.ExitStack() as stack:
         for _, context in models.values():
             stack.enter_context(context())
         for round_ in range(repeats + 2):  # 2 warm-up rounds
-            for name in rotated(list(models), round_):
+            names = list(models)
+            order.shuffle(names)
+            for name in names:
                 start = time.perf_counter()
                 features[name](inputs)
                 if round_ >= 2:
                     times[name].append(time.perf_counter() - start)
-    return {name: dict(summary(values), paired_ratio=statistics.median(
-        t / base for t, base in zip(values, times['baseline'])), seconds=values) for name, values in times.items()}
+    report = {}
+    for name, values in times.items():
+        ratios = [t / base for t, base in zip(values, times['baseline'])]
+        report[name] = dict(summary(values), paired_ratio=statistics.median(ratios),
+                            ratio_interval=median_interval(ratios, random.Random(seed)), seconds=values)
+    return report
+
+
+def median_interval(values: list, rng: random.Random, draws: int = 2000) -> list:
+    """[low, high]: the 2.5% and 97.5% percentiles of the median of ``values`` resampled with replacement."""
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return [medians[int(0.025 * draws)], medians[int(0.975 * draws) - 1]]
 
 
 def summary(seconds: list) -> dict:
@@ -243,9 +261,12 @@ def main(argv=None) -> int:
     models = {'baseline': (baseline, contextlib.nullcontext),
               'baseline (copy)': (copy.deepcopy(baseline), contextlib.nullcontext),  # the noise floor (A/A)
               "unfused (eval, W' cached)": (cached, lambda: fused_weights_cached(cached)),
-              "unfused (eval, W' per forward)": (unfused, contextlib.nullcontext),
               'fused': (fused, contextlib.nullcontext)}
     latency = latencies(models, inputs, args.repeats)
+    # apart: recomputing W' allocates the size of all weights per forward, which slows the model run next
+    latency["unfused (eval, W' per forward)"] = latencies(
+        {'baseline': models['baseline'], 'unfused': (unfused, contextlib.nullcontext)},
+        inputs, max(2, args.repeats // 2))['unfused']
     report = dict(config=args.config, batch=args.batch, shape=list(args.shape), torch=torch.__version__,
                   threads=torch.get_num_threads(), fuse_seconds=fuse_seconds,
                   params={name: sum(p.numel() for p in m.parameters()) for name, m in
@@ -275,12 +296,13 @@ def table(report: dict) -> str:
     lines = [f'{report["config"]}: batch {report["batch"]} x {report["shape"]}, {report["threads"]} threads, '
              f'torch {report["torch"]}, fuse_denoisers {report["fuse_seconds"]:.2f} s', '',
              '| model | params | FLOPs (extract_feat, 1 image) | latency median / min | vs baseline (median / min) | '
-             'paired ratio (median of per-round ratios) |', '| --- | --- | --- | --- | --- | --- |']
+             'paired ratio (median of per-round ratios) [95% interval] |', '| --- | --- | --- | --- | --- | --- |']
     for name, seconds in latency.items():
         key = name.split(' ')[0]
         flops_text = f'{report["flops"][key] / 1e9:.3f} G' if key in report['flops'] else '-'
         lines.append(f'| {name} | {report["params"][key]:,} | {flops_text} | {_times(seconds, 1e3, "ms")} | '
-                     f'{_ratios(seconds, latency["baseline"])} | {seconds["paired_ratio"]:.4f}x |')
+                     f'{_ratios(seconds, latency["baseline"])} | {seconds["paired_ratio"]:.4f}x '
+                     f'[{seconds["ratio_interval"][0]:.4f}, {seconds["ratio_interval"][1]:.4f}] |')
     if 'train' in report:
         train = report['train']
         lines += ['', '| training iteration | time median / min | vs baseline (median / min) | '

@@ -105,11 +105,15 @@ def fuse_checkpoint(args) -> None:
     fused_state = model.state_dict()
     load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
     actual = features(baseline, inputs)
+    shapes = [tuple(t.shape) for t in actual], [tuple(t.shape) for t in expected]
+    if shapes[0] != shapes[1]:
+        raise InputError(f'the baseline model gives feature maps of shapes {shapes[0]}, the unfused model '
+                         f'{shapes[1]}')
     max_diff = max((a - e).abs().max().item() for a, e in zip(actual, expected))
     scale = max(e.abs().max().item() for e in expected)
     print(f'max |fused - unfused| over {len(expected)} feature maps: {max_diff:.3g} '
           f'(max |unfused| {scale:.3g})')
-    if len(actual) != len(expected) or max_diff > RTOL * max(scale, 1.0):
+    if max_diff > RTOL * max(scale, 1.0):
         raise InputError(f'fused outputs differ from the unfused model by {max_diff:.3g}')
 
     meta['denoiserep_fused'] = dict(source=osp.abspath(args.checkpoint), max_abs_diff=max_diff,

@@ -9,9 +9,11 @@ nn.MultiheadAttention (used by mmseg's MiT through mmcv) owns its packed input p
   inputs, so W' = W (c3 I - c1 A), b' = b - c1 W a fuses exactly for all three (method.md section 4), and
   its noise-prediction loss sums over its distinct inputs (self-attention: one; MiT: query and the
   spatially reduced key/value). Keys: ``<attn>.in_proj.denoiser.*``; the stock keys are untouched.
-- out_proj becomes a `DenoisingLinear` called on the attention output: the wrapped forward runs the stock
-  attention with out_proj shown as the identity (so it returns the heads' concatenated output) and then
-  calls out_proj on it, which is exact since out_proj is linear and applied last.
+- out_proj becomes a `DenoisingLinear` called on the attention output: in training the wrapped forward runs
+  the stock attention with out_proj shown as the identity (so it returns the heads' concatenated output,
+  the input the loss needs) and then calls out_proj on it, which is exact since out_proj is linear and
+  applied last; in eval it shows out_proj as (W', b') (cached like any layer's), which costs what the
+  fused attention costs (the identity product cost MiT-b0 6% of its eval forward).
 - Fusion writes W', b' into ``in_proj_weight``/``in_proj_bias`` (new Parameters, as any fusion), turns
   out_proj back into its stock class and restores the attention's own forward.
 Attention with separate q/k/v weights (kdim or vdim != embed_dim) is not converted.
@@ -88,7 +90,11 @@ def _attention_forward(self, query: Tensor, key: Tensor, value: Tensor, *args, *
         weight, bias = in_proj.phase_weights()
         substitutions += [(self, 'in_proj_weight', weight), (self, 'in_proj_bias', bias)]
     out_proj = self.out_proj if isinstance(self.out_proj, DenoisingLayer) else None
-    if out_proj is not None:
+    if out_proj is not None and not out_proj.training:  # eval: out_proj shown as (W', b'), as in the fused model
+        weight, bias = out_proj.phase_weights()
+        substitutions += [(out_proj, 'weight', weight)] + ([(out_proj, 'bias', bias)] if bias is not None else [])
+        out_proj = None
+    elif out_proj is not None:  # training: the loss needs out_proj's input, so out_proj runs after
         eye = torch.eye(self.embed_dim, dtype=out_proj.weight.dtype, device=out_proj.weight.device)
         substitutions.append((out_proj, 'weight', eye))
         if out_proj.bias is not None:

@@ -62,9 +62,15 @@ def run(name: str, repeats: int, folder: str, train: bool = True) -> dict:
 CACHED, PER_FORWARD = "unfused (eval, W' cached)", "unfused (eval, W' per forward)"
 
 
+def _with_interval(values: dict) -> str:
+    """'1.004x [0.991, 1.012]': the median paired ratio and its 95% bootstrap interval."""
+    low, high = values['ratio_interval']
+    return f'{values["paired_ratio"]:.3f}x [{low:.3f}, {high:.3f}]'
+
+
 def summary_table(reports: dict) -> str:
     """One row per backbone: ratios to its baseline of the same run (inference: the median of per-round
-    ratios; training: of medians)."""
+    ratios, with its 95% interval; training: of medians)."""
     def ratio(values: dict, base: dict) -> str:
         return f'{values["median"] / base["median"]:.2f}x'
 
@@ -78,7 +84,7 @@ def summary_table(reports: dict) -> str:
         latency = report['latency_seconds']
         same = ['yes' if report[key]['fused'] == report[key]['baseline'] else 'NO' for key in ('params', 'flops')]
         row = (f'| {name} | {report["batch"]}x{report["shape"][1]}x{report["shape"][2]} | {same[0]} | {same[1]} | ' +
-               ' | '.join(f'{latency[key]["paired_ratio"]:.3f}x' for key in
+               ' | '.join(_with_interval(latency[key]) for key in
                           ('baseline (copy)', 'fused', CACHED, PER_FORWARD)) + ' |')
         if train:
             steps = report['train']

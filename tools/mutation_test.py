@@ -1,0 +1,91 @@
+"""Mutation testing of the modules the suite must guard, with mutmut (configured in setup.cfg, [mutmut]).
+
+    python tools/mutation_test.py [PATTERN ...] [--max-children N] [--fail-under PERCENT] [--report-only]
+
+Runs ``mutmut run`` (every mutant, or those whose names match the PATTERNs, e.g.
+``'mmdenoiserep.core.fusion*'``) and prints one row per module: mutants, killed (a test failed, or the
+mutant hung past mutmut's timeout), survived, not covered by any test of the selection, and the score
+killed / mutants. Results accumulate in ``mutants/``: a rerun tests only new or changed mutants
+(``--report-only`` prints the table from what is there). ``--fail-under P``: exit 1 when a module of the
+run scores below P percent.
+"""
+import argparse
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ('mmdenoiserep/core', 'mmdenoiserep/engine', 'mmdenoiserep/models', 'mmdenoiserep/utils',
+           'tools/fuse_ckpt.py')
+KILLED, SURVIVED, NO_TESTS = 'killed', 'survived', 'not covered'
+STATUS_BY_EXIT_CODE = {1: KILLED, 3: KILLED, 36: KILLED, 24: KILLED, -24: KILLED, 152: KILLED, 255: KILLED,
+                       -9: KILLED, -11: KILLED, 0: SURVIVED, 5: NO_TESTS, 33: NO_TESTS}  # mutmut's codes
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('patterns', nargs='*', help="mutant name patterns (default: all)")
+    parser.add_argument('--max-children', type=int, help='parallel mutant workers (default: mutmut\'s, the CPUs)')
+    parser.add_argument('--fail-under', type=float, help='exit 1 if a module scores below this percentage')
+    parser.add_argument('--report-only', action='store_true', help='print the table of the last run only')
+    return parser.parse_args(argv)
+
+
+def module_of(path: Path) -> str:
+    relative = path.relative_to(ROOT / 'mutants').as_posix()
+    return next((module for module in MODULES if relative == module or relative.startswith(module + '/')),
+                relative)
+
+
+def outcomes(patterns=()) -> dict:
+    """{module: Counter(status)} over mutants/**/*.py.meta (mutants matching ``patterns``, if any)."""
+    from fnmatch import fnmatch
+    counts = {}
+    for meta in sorted((ROOT / 'mutants').rglob('*.py.meta')):
+        codes = json.loads(meta.read_text())['exit_code_by_key']
+        for name, code in codes.items():
+            if patterns and not any(fnmatch(name, pattern) for pattern in patterns):
+                continue
+            status = 'not run' if code is None else STATUS_BY_EXIT_CODE.get(code, f'other ({code})')
+            counts.setdefault(module_of(Path(str(meta)[:-len('.meta')])), Counter())[status] += 1
+    return counts
+
+
+def table(counts: dict) -> str:
+    lines = ['| module | mutants | killed | survived | not covered | other | score |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
+    for module, count in sorted(counts.items()):
+        total = sum(count.values())
+        other = total - count[KILLED] - count[SURVIVED] - count[NO_TESTS]
+        lines.append(f'| {module} | {total} | {count[KILLED]} | {count[SURVIVED]} | {count[NO_TESTS]} | {other} | '
+                     f'{100 * count[KILLED] / total:.1f}% |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.report_only:
+        command = [sys.executable, '-m', 'mutmut', 'run', *args.patterns]
+        if args.max_children:
+            command[4:4] = ['--max-children', str(args.max_children)]
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            print('mutation_test.py: error: mutmut run failed (see above)', file=sys.stderr)
+            return 1
+    counts = outcomes(args.patterns)
+    if not counts:
+        print('mutation_test.py: error: no mutation results in mutants/ (run without --report-only)',
+              file=sys.stderr)
+        return 1
+    print(table(counts))
+    low = [module for module, count in counts.items()
+           if args.fail_under is not None and 100 * count[KILLED] / sum(count.values()) < args.fail_under]
+    if low:
+        print(f'mutation_test.py: error: below {args.fail_under}%: {", ".join(sorted(low))}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
