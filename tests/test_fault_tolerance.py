@@ -264,3 +264,26 @@ def test_hook_trains_with_the_amp_optimizer_wrapper(tmp_path, monkeypatch):
     after = model_of(runner).state_dict()
     assert any(not torch.equal(after[k], v) for k, v in before.items())  # the denoisers trained
     assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize('method', ['put', 'put_text'])
+def test_atomic_backend_writes_whole_files_or_nothing(tmp_path, monkeypatch, method):
+    """put/put_text: the content (text in the given encoding), and on a failing write the old file as it
+    was with no temporary file left."""
+    backend, path = AtomicLocalBackend(), tmp_path / 'file'
+    write = getattr(backend, method)
+    args = (('héllo', path, 'latin-1') if method == 'put_text' else (b'h\xe9llo', path))
+    write(*args)
+    assert path.read_bytes() == b'h\xe9llo'
+    if method == 'put_text':
+        backend.put_text('héllo', path)  # default encoding: utf-8
+        assert path.read_bytes() == 'héllo'.encode('utf-8')
+    before = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr('os.replace', fail)
+    with pytest.raises(OSError):
+        write(*(('new', path) if method == 'put_text' else (b'new', path)))
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ['file']

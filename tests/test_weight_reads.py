@@ -136,6 +136,7 @@ def test_frozen_flags_and_copies_survive_the_attention_wrapping():
     x = torch.randn(2, 6, 8)
     model = converted(Attention(), x, layer_types=(nn.Linear, nn.MultiheadAttention))
     model.cross.in_proj_bias.requires_grad_(False)
+    model.self_attn.in_proj_weight.requires_grad_(False)
     set_phase(model, 'denoise')
     model.train()(x)
     copied = copy.deepcopy(model)
@@ -143,17 +144,26 @@ def test_frozen_flags_and_copies_survive_the_attention_wrapping():
     assert copied.cross.forward.__self__ is copied.cross
     fuse_denoisers(model)
     assert model.cross.in_proj_weight.requires_grad and not model.cross.in_proj_bias.requires_grad
+    assert not model.self_attn.in_proj_weight.requires_grad and model.self_attn.in_proj_bias.requires_grad
 
 
 class DistinctKeyValue(nn.Module):
-    """Attention on a query, a key and a value that are three different tensors."""
+    """Attention on a query, a key and a value that are three different tensors, with a key padding mask
+    (positional) and an attention mask (keyword), and non-zero biases (nn.MultiheadAttention starts at 0)."""
 
     def __init__(self):
         super().__init__()
         self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        with torch.no_grad():
+            self.attn.in_proj_bias.normal_()
+            self.attn.out_proj.bias.normal_()
 
     def forward(self, x):
-        return self.attn(x, x[:, ::2] * 2.0, x[:, 1::2] - 1.0)[0]
+        key, value = x[:, ::2] * 2.0, x[:, 1::2] - 1.0
+        padding = torch.zeros(x.shape[0], key.shape[1], dtype=torch.bool)
+        padding[:, -1] = True
+        causal = torch.ones(x.shape[1], key.shape[1], dtype=torch.bool).triu(1)
+        return self.attn(x, key, value, padding, attn_mask=causal)[0]
 
 
 @pytest.mark.parametrize('exclude', [None, '*in_proj', '*out_proj'])
@@ -195,3 +205,10 @@ def test_eval_attention_applies_w_prime_inside_the_attention_as_the_fused_one_do
         assert calls == []
         model.train()(x)
         assert calls == [1]
+
+
+def test_in_projection_defaults_to_the_authors_loss():
+    from mmdenoiserep.core import step_coefficients
+    from mmdenoiserep.core.attention import DenoisingInProjection
+    layer = DenoisingInProjection(nn.MultiheadAttention(8, 2), step_coefficients(1))
+    assert layer.noise_loss == 'l1+l2' and layer.denoiser.weight.shape == (8, 8)
