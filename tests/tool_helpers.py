@@ -7,6 +7,7 @@ set, from the repository root.
 import contextlib
 import importlib.util
 import io
+import logging
 import os
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def run_tool(name: str, *args) -> SimpleNamespace:
     sys.argv = [f'tools/{name}.py', *map(str, args)]
     try:
         os.chdir(ROOT)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _log_handlers_to(out):
             try:
                 status = load_tool(name).main()
             except SystemExit as exit_:
@@ -46,3 +47,24 @@ def run_tool(name: str, *args) -> SimpleNamespace:
         sys.argv = argv
         os.chdir(cwd)
     return SimpleNamespace(returncode=status or 0, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+@contextlib.contextmanager
+def _log_handlers_to(stream):
+    """Point every console handler of the logging module at ``stream`` (the tool's stdout, where mmengine's
+    logger writes in a subprocess). mmengine's loggers are made once per process and keep the stdout of the
+    test that made them, which pytest closes after it: logging to it printed '--- Logging error ---' and a
+    traceback into the next tool run's stderr."""
+    from mmengine.logging import MMLogger  # its instances are not in logging's registry
+    loggers = ([logging.getLogger()] + list(MMLogger._instance_dict.values()) +
+               [logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)])
+    handlers = {handler for logger in loggers for handler in logger.handlers
+                if type(handler) is logging.StreamHandler}
+    previous = {handler: handler.stream for handler in handlers}
+    for handler in handlers:
+        handler.stream = stream  # not setStream: it flushes the old stream, which may be closed
+    try:
+        yield
+    finally:
+        for handler, old in previous.items():
+            handler.stream = old
