@@ -191,7 +191,7 @@ def train_iteration(model, data, phase, backbone_only: bool, positions: float):
 def train_measurements(model_for, data, repeats: int, kinds: dict) -> dict:
     """{label: dict(median=, min= seconds, peak_bytes=)} of each iteration kind: the peak memory of its
     first iteration (also a warm-up), measured one kind after the other, then ``repeats`` rounds of one
-    iteration of every kind, interleaved and rotated as in `latencies`."""
+    iteration of every kind, interleaved, the order rotated from round to round."""
     steps, results = {}, {}
     for label, (phase, backbone_only, positions) in kinds.items():
         model = model_for(phase)
