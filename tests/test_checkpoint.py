@@ -6,7 +6,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from torch import nn
 
-from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+from mmdenoiserep.utils import InputError, check_checkpoint_file, load_checkpoint_file, load_state_dict_exact
 
 
 def saved(obj):
@@ -56,3 +56,20 @@ def test_load_state_dict_exact():
                             ({**state, '0.weight': torch.zeros(4, 2)}, 'shape mismatch')]:
         with pytest.raises(ValueError, match=message):
             load_state_dict_exact(model, broken)
+
+
+def test_check_checkpoint_file_names_what_is_wrong(tmp_path):
+    complete = tmp_path / 'complete.pth'
+    torch.save({'state_dict': {'w': torch.zeros(3)}}, complete)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(complete.read_bytes()[:-30])
+    check_checkpoint_file(str(complete))
+    check_checkpoint_file('s3://bucket/not-here.pth')  # remote: left to the backend
+    for path, what, message in [
+            (tmp_path / 'missing.pth', 'checkpoint', f'checkpoint not found: {tmp_path}/missing.pth'),
+            (tmp_path, 'EMA checkpoint', f'EMA checkpoint not found: {tmp_path} (a directory)'),
+            (truncated, 'checkpoint', f'checkpoint {truncated} is not a complete torch checkpoint (truncated, or '
+                                      'another format)')]:
+        with pytest.raises(InputError) as error:
+            check_checkpoint_file(str(path), what)
+        assert str(error.value) == message

@@ -235,3 +235,27 @@ def test_unlisted_linear_subclasses_are_reported(caplog):
     with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
         add_denoisers(nn.Sequential(nn.Linear(4, 4), WrappedLinear(4, 4)), layer_types=(nn.Linear, WrappedLinear))
     assert 'not in layer_types' not in caplog.text
+
+
+def test_repr_shows_each_layer_its_step_coefficients_and_phase():
+    """print(model) of a converted model: the stock layer's fields, then step, c3, c1 (6 significant
+    digits, from method.md's formulas) and phase; the predictor's channels, groups and bias."""
+    import math
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2, bias=False), nn.Flatten(), nn.Linear(6, 3))
+    add_denoisers(model, num_steps=10, beta_range=(0.1, 0.3), example_inputs=torch.randn(1, 4, 3, 3))
+    set_phase(model, 'denoise')
+    alpha_bars = [0.9]
+    for k in range(1, 10):
+        alpha_bars.append(alpha_bars[-1] * (1 - (0.1 + 0.2 * k / 9)))
+
+    def expected(step):
+        beta = 0.1 + 0.2 * (step - 1) / 9
+        return (f'step={step}, c3={1 / math.sqrt(1 - beta):.6g}, '
+                f'c1={beta / (math.sqrt(1 - alpha_bars[step - 1]) * math.sqrt(1 - beta)):.6g}, phase=denoise')
+
+    conv, linear = model[0], model[2]
+    assert conv.extra_repr() == f'4, 6, kernel_size=(3, 3), stride=(1, 1), groups=2, bias=False, {expected(2)}'
+    assert linear.extra_repr() == f'in_features=6, out_features=3, bias=True, {expected(1)}'
+    assert conv.denoiser.extra_repr() == 'channels=4, groups=2, bias=False'  # a layer without b: no a
+    assert linear.denoiser.extra_repr() == 'channels=6, groups=1, bias=True'
+    assert f'(denoiser): AffineNoisePredictor(channels=6, groups=1, bias=True)' in repr(model)

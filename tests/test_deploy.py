@@ -93,3 +93,30 @@ def test_unfused_checkpoint_check(checkpoint, refused):
         check_not_unfused(plain, checkpoint)
     from mmdenoiserep import add_denoisers
     check_not_unfused(add_denoisers(plain), checkpoint)  # a DenoiseRep model loads it
+
+
+@pytest.mark.parametrize('load_from, source', [('work/epoch_2.pth', 'checkpoint work/epoch_2.pth'),
+                                               (None, 'checkpoint (resumed)')])
+def test_checkpoint_check_hook_names_the_checkpoint_and_looks_inside_a_model_wrapper(
+        load_from, source, process_group):
+    from types import SimpleNamespace
+
+    from mmengine.model import MMDistributedDataParallel
+
+    from mmdenoiserep import add_denoisers
+    from mmdenoiserep.engine import UnfusedCheckpointCheckHook
+    unfused = {'state_dict': {'module.0.denoiser.weight': torch.zeros(1)}}
+    hook = UnfusedCheckpointCheckHook()
+    for model, refused in [(torch.nn.Sequential(torch.nn.Linear(2, 2)), True),
+                           (add_denoisers(torch.nn.Sequential(torch.nn.Linear(2, 2))), False)]:
+        for runner_model in (model, MMDistributedDataParallel(model)):
+            runner = SimpleNamespace(model=runner_model, _load_from=load_from)
+            if refused:
+                with pytest.raises(InputError) as error:
+                    hook.after_load_checkpoint(runner, unfused)
+                assert str(error.value) == (
+                    f'{source} is an unfused DenoiseRep checkpoint (1 denoiser tensors) and this model has no '
+                    'denoisers: fuse it first with tools/fuse_ckpt.py DENOISEREP_CONFIG CHECKPOINT OUT, or use '
+                    'its DenoiseRep config')
+            else:
+                hook.after_load_checkpoint(runner, unfused)

@@ -210,5 +210,48 @@ def test_eval_attention_applies_w_prime_inside_the_attention_as_the_fused_one_do
 def test_in_projection_defaults_to_the_authors_loss():
     from mmdenoiserep.core import step_coefficients
     from mmdenoiserep.core.attention import DenoisingInProjection
-    layer = DenoisingInProjection(nn.MultiheadAttention(8, 2), step_coefficients(1))
+    coefficients = step_coefficients(1)
+    layer = DenoisingInProjection(nn.MultiheadAttention(8, 2), coefficients)
     assert layer.noise_loss == 'l1+l2' and layer.denoiser.weight.shape == (8, 8)
+    assert layer.extra_repr() == (f'in_features=8, out_features=24, step=1, c3={coefficients.c3:.6g}, '
+                                  f'c1={coefficients.c1:.6g}, phase=joint')
+
+
+def test_an_attention_left_unconverted_keeps_its_forward_through_fusion():
+    """Excluding one attention of two: fusion gives back the converted one's class forward and leaves the
+    other (never wrapped) as it was."""
+    torch.manual_seed(0)
+    stock = Attention().double()
+    x = torch.randn(2, 6, 8, dtype=torch.float64)
+    model = converted(stock, x, layer_types=(nn.Linear, nn.MultiheadAttention), exclude='self_attn.*')
+    assert 'forward' in vars(model.cross) and 'forward' not in vars(model.self_attn)
+    set_phase(model, 'joint')
+    with torch.no_grad():
+        expected = model.eval()(x)
+        fused = fuse_denoisers(model)
+        assert 'forward' not in vars(fused.cross) and 'forward' not in vars(fused.self_attn)
+        torch.testing.assert_close(fused(x), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('train', [True, False])
+def test_attention_substitutes_tensors_on_the_weights_device(train, monkeypatch):
+    """The identity shown for out_proj in training (and W', b' in eval) have the device, dtype and shape of
+    the tensors they stand for: a model on the 'meta' device runs, and every substitution matches."""
+    import mmdenoiserep.core.attention as attention
+    shown = []
+
+    def recording_shown_as(substitutions):
+        shown.extend((getattr(module, name), tensor) for module, name, tensor in substitutions)
+        return real_shown_as(substitutions)
+
+    real_shown_as = attention.shown_as
+    monkeypatch.setattr(attention, 'shown_as', recording_shown_as)
+    x = torch.randn(2, 6, 8)
+    model = converted(DistinctKeyValue(), x, layer_types=(nn.Linear, nn.MultiheadAttention))
+    set_phase(model, 'joint')
+    model.to('meta').train(train)
+    output = model(x.to('meta'))
+    assert output.device.type == 'meta' and output.shape == (2, 6, 8)
+    assert len(shown) == 4  # in_proj weight and bias, out_proj weight and bias
+    for stock, tensor in shown:
+        assert (tensor.device, tensor.dtype, tensor.shape) == (stock.device, stock.dtype, stock.shape)

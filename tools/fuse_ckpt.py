@@ -64,7 +64,7 @@ def features(model: torch.nn.Module, inputs: torch.Tensor) -> list:
 def example_input_shape(model_cfg):
     """The ``example_input_shape`` of the first DenoiseRepBackbone in a model config (None if it has none)."""
     if isinstance(model_cfg, dict):
-        if str(model_cfg.get('type', '')).split('.')[-1] == 'DenoiseRepBackbone' and model_cfg.get('example_input_shape'):
+        if str(model_cfg.get('type')).split('.')[-1] == 'DenoiseRepBackbone' and model_cfg.get('example_input_shape'):
             return tuple(model_cfg['example_input_shape'])
         model_cfg = list(model_cfg.values())
     if isinstance(model_cfg, (list, tuple)):

@@ -1,16 +1,19 @@
 """Mutation testing of the modules the suite must guard, with mutmut (configured in setup.cfg, [mutmut]).
 
-    python tools/mutation_test.py [PATTERN ...] [--max-children N] [--fail-under PERCENT] [--report-only]
+    python tools/mutation_test.py [PATTERN ...] [--survivors] [--max-children N] [--fail-under PERCENT]
+                                  [--report-only]
 
-Runs ``mutmut run`` (every mutant, or those whose names match the PATTERNs, e.g.
-``'mmdenoiserep.core.fusion*'``) and prints one row per module: mutants, killed (a test failed, or the
-mutant hung past mutmut's timeout), survived, not covered by any test of the selection, and the score
-killed / mutants. Results accumulate in ``mutants/``: a rerun tests only new or changed mutants
-(``--report-only`` prints the table from what is there). ``--fail-under P``: exit 1 when a module of the
-run scores below P percent.
+Runs ``mutmut run`` and prints one row per module: mutants, killed (a test failed, or the mutant hung past
+mutmut's timeout), survived, not covered by any test of the selection, and the score killed / mutants.
+Results accumulate in ``mutants/``. Without PATTERNs a run tests only the mutants without a result (new,
+changed, or left by an interrupted run); PATTERNs (e.g. ``'mmdenoiserep.core.fusion*'``) test every mutant
+whose name matches, again. ``--survivors`` tests again those that survived or had no test (after adding
+tests). ``--report-only`` prints the table from what is there. ``--fail-under P``: exit 1 when a module
+scores below P percent.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -27,6 +30,8 @@ STATUS_BY_EXIT_CODE = {1: KILLED, 3: KILLED, 36: KILLED, 24: KILLED, -24: KILLED
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('patterns', nargs='*', help="mutant name patterns (default: all)")
+    parser.add_argument('--survivors', action='store_true',
+                        help='test again the (matching) mutants that survived or had no test')
     parser.add_argument('--max-children', type=int, help='parallel mutant workers (default: mutmut\'s, the CPUs)')
     parser.add_argument('--fail-under', type=float, help='exit 1 if a module scores below this percentage')
     parser.add_argument('--report-only', action='store_true', help='print the table of the last run only')
@@ -39,17 +44,22 @@ def module_of(path: Path) -> str:
                 relative)
 
 
-def outcomes(patterns=()) -> dict:
-    """{module: Counter(status)} over mutants/**/*.py.meta (mutants matching ``patterns``, if any)."""
+def results(patterns=()):
+    """(mutant name, module, status) of each mutant in mutants/**/*.py.meta that matches ``patterns``
+    (all, if none)."""
     from fnmatch import fnmatch
-    counts = {}
     for meta in sorted((ROOT / 'mutants').rglob('*.py.meta')):
-        codes = json.loads(meta.read_text())['exit_code_by_key']
-        for name, code in codes.items():
-            if patterns and not any(fnmatch(name, pattern) for pattern in patterns):
-                continue
-            status = 'not run' if code is None else STATUS_BY_EXIT_CODE.get(code, f'other ({code})')
-            counts.setdefault(module_of(Path(str(meta)[:-len('.meta')])), Counter())[status] += 1
+        module = module_of(Path(str(meta)[:-len('.meta')]))
+        for name, code in json.loads(meta.read_text())['exit_code_by_key'].items():
+            if not patterns or any(fnmatch(name, pattern) for pattern in patterns):
+                yield name, module, 'not run' if code is None else STATUS_BY_EXIT_CODE.get(code, f'other ({code})')
+
+
+def outcomes(patterns=()) -> dict:
+    """{module: Counter(status)} of the mutants matching ``patterns`` (all, if none)."""
+    counts = {}
+    for _, module, status in results(patterns):
+        counts.setdefault(module, Counter())[status] += 1
     return counts
 
 
@@ -67,10 +77,18 @@ def table(counts: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.report_only:
-        command = [sys.executable, '-m', 'mutmut', 'run', *args.patterns]
+        names = args.patterns
+        if args.survivors:
+            names = [name for name, _, status in results(args.patterns) if status in (SURVIVED, NO_TESTS)]
+            if not names:
+                print('mutation_test.py: error: no surviving mutants in mutants/ to test again', file=sys.stderr)
+                return 1
+        command = [sys.executable, '-m', 'mutmut', 'run', *names]
         if args.max_children:
             command[4:4] = ['--max-children', str(args.max_children)]
-        if subprocess.run(command, cwd=ROOT).returncode != 0:
+        # one intra-op thread per mutant worker: mutmut runs one worker per CPU
+        env = {'OMP_NUM_THREADS': '1', **os.environ}
+        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
             print('mutation_test.py: error: mutmut run failed (see above)', file=sys.stderr)
             return 1
     counts = outcomes(args.patterns)

@@ -1,6 +1,5 @@
 """``mmdenoiserep.UnfusedCheckpointCheckHook``: refuse an unfused DenoiseRep checkpoint in a plain model."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS
 from ..utils import check_not_unfused
@@ -21,5 +20,6 @@ class UnfusedCheckpointCheckHook(Hook):
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        check_not_unfused(model, checkpoint, source=f'checkpoint {getattr(runner, "_load_from", None) or "(resumed)"}')
+        # a model wrapper (DDP) holds the model among its modules, so its denoising layers are found too
+        source = f'checkpoint {runner._load_from or "(resumed)"}'
+        check_not_unfused(runner.model, checkpoint, source=source)
