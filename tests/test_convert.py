@@ -192,24 +192,59 @@ def test_denoise_loss_sum_and_per_layer():
     assert denoise_loss(model, per_layer=True) == {}
 
 
-@pytest.mark.parametrize('call, error', [
-    (lambda: add_denoisers(TinyResNet(), include='nothing.*'), ValueError),
-    (lambda: add_denoisers(TinyResNet(), layer_types=(nn.BatchNorm2d,)), ValueError),
-    (lambda: add_denoisers(TinyResNet(), layer_types=()), ValueError),
-    (lambda: add_denoisers(TinyResNet(), num_steps=3), ValueError),
-    (lambda: add_denoisers(add_denoisers(TinyResNet())), ValueError),
-    (lambda: add_denoisers('resnet'), TypeError),
-    (lambda: add_denoisers(TinyResNet(), include=[1]), TypeError),
-    (lambda: set_phase(add_denoisers(TinyResNet()), 'train'), ValueError),
-    (lambda: set_phase(TinyResNet(), 'denoise'), ValueError),
-    (lambda: set_phase(None, 'denoise'), TypeError),
-    (lambda: fuse_denoisers(TinyResNet()), ValueError),
-    (lambda: fuse_denoisers([]), TypeError),
-    (lambda: denoise_loss(3), TypeError),
+@pytest.mark.parametrize('call, error, message', [
+    (lambda: add_denoisers(TinyResNet(), include='nothing.*'), ValueError,
+     "no Linear/Conv2d layer matches include='nothing.*', exclude=None"),
+    (lambda: add_denoisers(TinyResNet(), layer_types=(nn.BatchNorm2d,)), ValueError,
+     'BatchNorm2d is not an nn.Linear or nn.Conv2d (sub)class'),
+    (lambda: add_denoisers(TinyResNet(), layer_types=()), ValueError,
+     'layer_types must be a non-empty sequence of types, got ()'),
+    (lambda: add_denoisers(TinyResNet(), num_steps=6), ValueError, '7 layers need num_steps >= 7, got 6'),
+    (lambda: add_denoisers(add_denoisers(TinyResNet())), ValueError,
+     'model already has denoising layers; call add_denoisers once per model'),
+    (lambda: add_denoisers('resnet'), TypeError, 'expected a torch.nn.Module, got str'),
+    (lambda: add_denoisers(TinyResNet(), include=[1]), TypeError,
+     'include must be a glob pattern or a sequence of them, got [1]'),
+    (lambda: add_denoisers(TinyResNet(), exclude=3), TypeError,
+     'exclude must be a glob pattern or a sequence of them, got 3'),
+    (lambda: add_denoisers(nn.Sequential(nn.Linear(2, 2), nn.Identity()), include='1',
+                           layer_types=(nn.Linear, nn.Identity)), ValueError,
+     'Identity is not an nn.Linear or nn.Conv2d (sub)class'),
+    (lambda: set_phase(add_denoisers(TinyResNet()), 'train'), ValueError,
+     "phase must be one of ('denoise', 'finetune', 'joint'), got 'train'"),
+    (lambda: set_phase(TinyResNet(), 'denoise'), ValueError,
+     'model has no denoising layers; call add_denoisers first'),
+    (lambda: set_phase(None, 'denoise'), TypeError, 'expected a torch.nn.Module, got NoneType'),
+    (lambda: fuse_denoisers(TinyResNet()), ValueError, 'model has no denoising layers to fuse'),
+    (lambda: fuse_denoisers([]), TypeError, 'expected a torch.nn.Module, got list'),
+    (lambda: denoise_loss(3), TypeError, 'expected a torch.nn.Module, got int'),
 ])
-def test_bad_input_raises_clear_errors(call, error):
-    with pytest.raises(error, match=r'\w+'):
+def test_bad_input_raises_clear_errors(call, error, message):
+    with pytest.raises(error) as raised:
         call()
+    assert str(raised.value) == message
+
+
+def test_num_steps_may_equal_the_number_of_layers():
+    model = add_denoisers(TinyResNet(), num_steps=7)
+    assert sorted(layer.step for _, layer in denoising_layers(model)) == list(range(1, 8))
+
+
+def test_conversion_logs_what_it_converted_and_what_the_example_forward_skipped(caplog):
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4))
+    model.forward = lambda x: model[3](model[0](x))  # 1 and 2 are never called
+    with caplog.at_level('INFO', logger='mmdenoiserep.core.convert'):
+        add_denoisers(model, num_steps=9, example_inputs=torch.randn(2, 4))
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ('WARNING', 'add_denoisers: 2 selected layers are not called by the example forward and stay '
+                    'unconverted: 1, 2'),
+        ('INFO', 'add_denoisers: converted 2 layers (steps 2..1 of 9)')]
+    assert [(name, layer.step) for name, layer in denoising_layers(model)] == [('0', 2), ('3', 1)]
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+    model.forward = lambda x: x
+    with pytest.raises(ValueError) as raised:
+        add_denoisers(model, example_inputs=torch.randn(2, 4))
+    assert str(raised.value) == 'no selected layer is called by the forward on example_inputs'
 
 
 def test_finetune_records_no_loss():
@@ -230,7 +265,9 @@ def test_unlisted_linear_subclasses_are_reported(caplog):
     with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
         add_denoisers(model, include=['0', '1'])
     assert [type(m).__name__ for m in model] == ['DenoisingLinear', 'WrappedLinear', 'Conv2d']
-    assert 'WrappedLinear subclass nn.Linear/nn.Conv2d but are not in layer_types' in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        'add_denoisers: layers of types WrappedLinear subclass nn.Linear/nn.Conv2d but are not in layer_types, '
+        'so they stay unconverted; add their types to layer_types to convert them']
     caplog.clear()
     with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
         add_denoisers(nn.Sequential(nn.Linear(4, 4), WrappedLinear(4, 4)), layer_types=(nn.Linear, WrappedLinear))

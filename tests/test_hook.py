@@ -126,3 +126,213 @@ def test_no_cache_or_backbone_only_override_left_after_the_run(trained_classifie
     assert 'loss' not in model.__dict__  # the denoise phase's backbone-only loss is gone
     layers = denoising_layers(model)
     assert layers and all(not layer.reuse_fused_weights and layer._fused_cache is None for _, layer in layers)
+
+
+# Unit tests of DenoiseRepHook's methods with stand-in runners: each message, argument and branch exactly.
+
+@pytest.fixture
+def logged(monkeypatch):
+    """(level name, message) of each print_log call of the hook."""
+    import logging
+
+    import mmdenoiserep.engine.hook as hook_module
+    records = []
+    monkeypatch.setattr(hook_module, 'print_log', lambda msg, logger=None, level=logging.INFO:
+                        records.append((logging.getLevelName(level), msg)))
+    return records
+
+
+def two_layer_model():
+    from mmdenoiserep import add_denoisers
+    return add_denoisers(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)))
+
+
+def train_loop(kind: str, length: int):
+    """An EpochBasedTrainLoop of ``length`` epochs or an IterBasedTrainLoop of ``length`` iterations."""
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+    loop = object.__new__(EpochBasedTrainLoop if kind == 'epoch' else IterBasedTrainLoop)
+    loop._max_epochs, loop._max_iters = (length, length * 10) if kind == 'epoch' else (1, length)
+    return loop
+
+
+def stand_in_runner(model=None, loop=None, epoch=0, iteration=0):
+    from types import SimpleNamespace
+    scalars, infos = [], []
+    return SimpleNamespace(
+        model=two_layer_model() if model is None else model, train_loop=loop, epoch=epoch, iter=iteration,
+        visualizer=SimpleNamespace(add_scalars=lambda values, step: scalars.append((values, step))),
+        message_hub=SimpleNamespace(update_info=lambda key, value: infos.append((key, value))),
+        scalars=scalars, infos=infos)
+
+
+def test_hook_defaults_are_the_documented_ones():
+    from mmdenoiserep.engine import DenoiseRepHook
+    hook = DenoiseRepHook()
+    assert (hook.loss_weight, hook.phases, hook.interval, hook.by_epoch, hook.log_interval, hook.loss_positions,
+            hook.backbone_only, hook.check_finite) == (0.1, ('denoise', 'finetune'), 1, None, 50, 0.1, True, True)
+    assert DenoiseRepHook.priority == 'NORMAL'
+    hook = DenoiseRepHook(loss_weight=1, phases='joint', loss_positions=1, backbone_only=0, check_finite=1)
+    assert (hook.phases, hook.loss_positions, hook.backbone_only, hook.check_finite) == (('joint',), 1.0, False, True)
+    assert type(hook.loss_weight) is float and type(hook.loss_positions) is float
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(phases=()), "phases must be a non-empty sequence of ('denoise', 'finetune', 'joint'), got ()"),
+    (dict(phases=('denoise', 'train')),
+     "phases must be a non-empty sequence of ('denoise', 'finetune', 'joint'), got ('denoise', 'train')"),
+    (dict(interval=0), 'interval must be a positive int, got 0'),
+    (dict(interval=1.5), 'interval must be a positive int, got 1.5'),
+    (dict(by_epoch='yes'), "by_epoch must be None, True or False, got 'yes'"),
+    (dict(loss_positions=0), 'loss_positions must be in (0, 1], got 0'),
+    (dict(loss_positions=1.5), 'loss_positions must be in (0, 1], got 1.5'),
+    (dict(loss_positions='all'), "loss_positions must be in (0, 1], got 'all'"),
+])
+def test_hook_refuses_bad_arguments(kwargs, message):
+    from mmdenoiserep.engine import DenoiseRepHook
+    with pytest.raises(ValueError) as raised:
+        DenoiseRepHook(**kwargs)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize('by_epoch, kind, counts_epochs', [
+    (None, 'epoch', True), (None, 'iteration', False), (True, 'epoch', True), (False, 'epoch', False),
+    (False, 'iteration', False), (True, 'other', True), (False, 'other', False)])
+def test_hook_resolves_by_epoch_against_the_train_loop(by_epoch, kind, counts_epochs):
+    from mmdenoiserep.engine import DenoiseRepHook
+    loop = object() if kind == 'other' else train_loop(kind, 4)
+    assert DenoiseRepHook(by_epoch=by_epoch)._counts_epochs(loop) is counts_epochs
+
+
+@pytest.mark.parametrize('by_epoch, loop, message', [
+    (None, object(), 'DenoiseRepHook: cannot tell whether object counts epochs; set by_epoch=True or False in the '
+                     'hook config'),
+    (True, 'iteration', 'DenoiseRepHook: by_epoch=True under an IterBasedTrainLoop (a single epoch) never changes '
+                        'phase; set by_epoch=False (interval in iterations) or leave it unset')])
+def test_hook_refuses_a_loop_it_cannot_count(by_epoch, loop, message):
+    from mmdenoiserep.engine import DenoiseRepHook
+    from mmdenoiserep.utils import InputError
+    with pytest.raises(InputError) as raised:
+        DenoiseRepHook(by_epoch=by_epoch)._counts_epochs(train_loop(loop, 4) if isinstance(loop, str) else loop)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize('kind, length, unreached', [('epoch', 2, "['finetune']"), ('epoch', 3, None),
+                                                     ('iteration', 2, "['finetune']"), ('iteration', 3, None)])
+def test_before_train_warns_of_phases_the_run_never_reaches(kind, length, unreached, logged):
+    from mmdenoiserep.engine import DenoiseRepHook
+    DenoiseRepHook(interval=2).before_train(stand_in_runner(loop=train_loop(kind, length)))
+    unit = 'epochs' if kind == 'epoch' else 'iterations'
+    assert logged == ([] if unreached is None else [
+        ('WARNING', f'DenoiseRepHook: with interval=2 {unit} and {length} {unit} in the run, phases {unreached} '
+                    'never run')])
+
+
+def test_before_train_lists_the_layers_with_frozen_stock_weights(logged):
+    from mmdenoiserep.engine import DenoiseRepHook
+    runner = stand_in_runner(loop=train_loop('epoch', 2))
+    runner.model[1].weight.requires_grad_(False)
+    DenoiseRepHook().before_train(runner)
+    assert logged == [('INFO', 'DenoiseRepHook: 1 of 2 denoising layers have frozen stock weights (e.g. '
+                               'frozen_stages): the weights stay frozen, their denoisers train in the denoise phase '
+                               'like all others: 1')]
+
+
+def test_before_train_refuses_a_model_without_denoisers_and_ddp_that_waits_for_frozen_parameters(
+        process_group):
+    from mmengine.model import MMDistributedDataParallel
+
+    from mmdenoiserep.engine import DenoiseRepHook
+    from mmdenoiserep.utils import InputError
+    with pytest.raises(InputError) as raised:
+        DenoiseRepHook().before_train(stand_in_runner(torch.nn.Linear(2, 2), train_loop('epoch', 2)))
+    assert str(raised.value) == ("DenoiseRepHook: the model has no denoising layers; wrap its backbone in "
+                                 "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...) (deploy=False)")
+    ddp = MMDistributedDataParallel(two_layer_model(), find_unused_parameters=False)
+    with pytest.raises(InputError) as raised:
+        DenoiseRepHook().before_train(stand_in_runner(ddp, train_loop('epoch', 2)))
+    assert str(raised.value) == ("DenoiseRepHook: phases ('denoise', 'finetune') freeze Parameters that DDP waits "
+                                 "for; set find_unused_parameters = True in the config")
+    DenoiseRepHook(phases=('joint',)).before_train(stand_in_runner(ddp, train_loop('epoch', 2)))
+    DenoiseRepHook().before_train(stand_in_runner(MMDistributedDataParallel(two_layer_model(),
+                                                                             find_unused_parameters=True),
+                                                  train_loop('epoch', 2)))
+
+
+def test_non_finite_check_names_the_first_input_then_loss_then_task_loss_term():
+    from mmdenoiserep.engine import DenoiseRepHook
+    from mmdenoiserep.utils import NonFiniteError
+    hook = DenoiseRepHook()
+    hook._where = 'iteration 3 (epoch 1, phase joint)'
+    finite, nan = torch.tensor(1.0), torch.tensor(float('nan'))
+    task = {'loss_cls': finite, 'acc': [finite, torch.tensor([1.0, float('inf')])], 'note': 'text', 'empty': []}
+    for inputs, layer_losses, task_losses, named in [
+            ({'a': torch.tensor(True), 'b': torch.tensor(False)}, {'a': nan}, task, 'input of denoising layer b'),
+            ({'a': torch.tensor(True)}, {'a': finite, 'b': nan}, task, 'noise-prediction loss of denoising layer b'),
+            ({}, {'a': finite}, task, "loss term 'acc'")]:
+        hook._input_finite = inputs
+        with pytest.raises(NonFiniteError) as raised:
+            hook._raise_if_not_finite(layer_losses, task_losses)
+        assert str(raised.value) == (f'DenoiseRepHook: non-finite {named} at iteration 3 (epoch 1, phase joint); '
+                                     'training stopped before the optimizer step (lower the learning rate, or '
+                                     'check the data)')
+    hook._input_finite = {'a': torch.tensor(True)}
+    hook._raise_if_not_finite({'a': finite}, {'loss': finite, 'parts': [finite, finite], 'note': 'text'})
+    hook._input_finite = {}
+    hook._raise_if_not_finite({}, {})
+
+
+@pytest.mark.parametrize('iteration, logs', [(49, True), (48, False), (99, True)])
+def test_per_layer_losses_are_logged_every_log_interval_iterations(iteration, logs, logged):
+    from mmdenoiserep.engine import DenoiseRepHook
+    hook = DenoiseRepHook(phases=('joint',))
+    hook.phase = 'joint'
+    runner = stand_in_runner(iteration=iteration)
+    hook._last_losses = {'0': torch.tensor(0.5), '1': torch.tensor(0.25)}
+    hook.after_train_iter(runner, 0)
+    assert hook._last_losses == {}
+    if logs:
+        assert runner.scalars == [({'denoise/0': 0.5, 'denoise/1': 0.25}, iteration + 1)]
+        assert logged == [('INFO', 'DenoiseRepHook: phase joint, per-layer noise-prediction loss: 0=0.5000, '
+                                   '1=0.2500')]
+    else:
+        assert runner.scalars == [] and logged == []
+
+
+def test_phase_changes_are_logged_and_published(logged):
+    from mmdenoiserep.engine import DenoiseRepHook
+
+    class Detector(torch.nn.Module):  # backbone holds every denoising layer, but no loss method
+        def __init__(self):
+            super().__init__()
+            self.backbone = two_layer_model()
+
+    hook = DenoiseRepHook(by_epoch=False, interval=2)
+    hook._count_epochs = False
+    for model, warning in [(two_layer_model(), 'denoising layers outside model.backbone: 0, 1'),
+                           (Detector(), 'denoising layers outside model.backbone: none (the model has no loss '
+                                        'method)')]:
+        logged.clear()
+        hook.phase = None
+        runner = stand_in_runner(model)
+        for iteration in range(4):
+            runner.epoch, runner.iter = 1, 10 + iteration
+            hook.before_train_iter(runner, iteration)
+        assert runner.infos == [('denoiserep_phase', 'finetune'), ('denoiserep_phase', 'denoise')]
+        assert logged == [
+            ('INFO', "DenoiseRepHook: phase 'finetune' from epoch 2, iteration 11"),
+            ('INFO', "DenoiseRepHook: phase 'denoise' from epoch 2, iteration 13"),
+            ('WARNING', f'DenoiseRepHook: the denoise phase runs the full forward: {warning}')]
+        assert hook._where == 'iteration 14 (epoch 2, phase denoise)'
+
+
+def test_a_checkpoint_with_a_non_finite_value_is_not_saved():
+    from mmdenoiserep.engine import DenoiseRepHook
+    from mmdenoiserep.utils import NonFiniteError
+    hook = DenoiseRepHook()
+    hook.before_save_checkpoint(None, {'state_dict': {'w': torch.ones(2)}, 'meta': {'epoch': 2, 'iter': 7}})
+    hook.before_save_checkpoint(None, {'meta': {}})
+    for meta, where in [({'epoch': 2, 'iter': 7}, 'epoch 2, iteration 7'), ({}, 'epoch None, iteration None')]:
+        with pytest.raises(NonFiniteError) as raised:
+            state_dict = {'w': torch.ones(2), 'v': torch.tensor([1.0, float('nan')])}
+            hook.before_save_checkpoint(None, {'state_dict': state_dict, 'meta': meta})
+        assert str(raised.value) == f'DenoiseRepHook: v holds non-finite values in the checkpoint of {where}: not saved'

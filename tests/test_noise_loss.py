@@ -28,6 +28,30 @@ def test_schedule_coefficients_by_hand():
     assert coefficients.c1 == pytest.approx(beta / (math.sqrt(1 - alpha_bar) * math.sqrt(1 - beta)), rel=1e-12)
 
 
+
+def test_schedule_defaults_and_boundaries():
+    """Defaults T = 1000, beta in [1e-4, 2e-3] (the authors'); steps 1 and T, a constant beta are valid."""
+    first, last = step_coefficients(1), step_coefficients(1000)
+    assert (first.beta, last.beta) == (pytest.approx(1e-4, rel=1e-12), pytest.approx(2e-3, rel=1e-12))
+    assert first.alpha_bar == pytest.approx(1 - 1e-4, rel=1e-12)
+    assert step_coefficients(2, 2, (0.1, 0.1)).alpha_bar == pytest.approx(0.81, rel=1e-12)
+    assert step_coefficients(5, 5, [0.1, 0.3]).beta == pytest.approx(0.3, rel=1e-12)
+
+
+@pytest.mark.parametrize('args, message', [
+    ((0, 10), 'step must be in [1, 10], got 0'),
+    ((11, 10), 'step must be in [1, 10], got 11'),
+    ((1, 0), 'num_steps must be a positive int, got 0'),
+    ((1, 10.0), 'num_steps must be a positive int, got 10.0'),
+    ((1, 10, (0.2, 0.1)), 'beta_range must satisfy 0 < start <= end < 1, got (0.2, 0.1)'),
+    ((1, 10, (0.0, 0.1)), 'beta_range must satisfy 0 < start <= end < 1, got (0.0, 0.1)'),
+    ((1, 10, (0.1, 1.0)), 'beta_range must satisfy 0 < start <= end < 1, got (0.1, 1.0)'),
+])
+def test_schedule_refuses_bad_arguments(args, message):
+    with pytest.raises(ValueError) as raised:
+        step_coefficients(*args)
+    assert str(raised.value) == message
+
 def by_hand(x, noise, weight, bias, alpha_bar, kind, channel_dim):
     """method.md section 3: x_t = sqrt(abar) x + sqrt(1 - abar) eps, eps_hat = A x_t + a (per position,
     a loop over channels), loss = mean |eps_hat - eps| + mean (eps_hat - eps)^2 ('l1+l2')."""
