@@ -296,3 +296,20 @@ def test_repr_shows_each_layer_its_step_coefficients_and_phase():
     assert conv.denoiser.extra_repr() == 'channels=4, groups=2, bias=False'  # a layer without b: no a
     assert linear.denoiser.extra_repr() == 'channels=6, groups=1, bias=True'
     assert f'(denoiser): AffineNoisePredictor(channels=6, groups=1, bias=True)' in repr(model)
+
+
+def test_denoiser_report_is_a_table_of_the_layers_by_step():
+    import math
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2, bias=False), nn.Flatten(), nn.Linear(6, 3))
+    add_denoisers(model, num_steps=10, beta_range=(0.1, 0.3), example_inputs=torch.randn(1, 4, 3, 3))
+    set_phase(model, 'finetune')
+    alpha_bar_1, alpha_bar_2 = 0.9, 0.9 * (1 - (0.1 + 0.2 / 9))
+
+    def c3_c1(beta, alpha_bar):  # method.md: c3 = 1/sqrt(alpha_t), c1 = beta_t / (sqrt(1 - abar_t) sqrt(alpha_t))
+        return f'{1 / math.sqrt(1 - beta):.6f}  {beta / (math.sqrt(1 - alpha_bar) * math.sqrt(1 - beta)):.6f}'
+
+    assert denoiser_report(model).splitlines() == [
+        'layer  type             step  weight   c3        c1        phase   ',
+        '-----  ---------------  ----  -------  --------  --------  --------',
+        f'0      DenoisingConv2d  2     6x2x3x3  {c3_c1(0.1 + 0.2 / 9, alpha_bar_2)}  finetune',
+        f'2      DenoisingLinear  1     3x6      {c3_c1(0.1, alpha_bar_1)}  finetune']

@@ -140,3 +140,46 @@ def test_bias_free_layer_gets_bias_free_denoiser():
     layer = DenoisingConv2d.from_plain(nn.Conv2d(4, 4, 3, bias=False), step_coefficients(1))
     assert layer.denoiser.bias is None
     assert set(layer.state_dict()) == {'weight', 'denoiser.weight'}
+
+
+def test_denoising_layers_construct_like_their_stock_class():
+    """Direct construction: the stock constructor's arguments and defaults, a zero predictor of the right
+    shape (C x C/g, a bias only with the layer's), phase 'joint', nothing recorded or cached."""
+    from mmdenoiserep.core import AffineNoisePredictor
+    c = step_coefficients(3, 10)
+    special = dict(stride=2, padding=1, dilation=2, groups=2, bias=False, padding_mode='reflect')
+    for stock, made, channels, groups in [
+            (nn.Linear(4, 3), DenoisingLinear(4, 3, c), 4, 1),
+            (nn.Linear(4, 3, bias=False), DenoisingLinear(4, 3, c, bias=False), 4, 1),
+            (nn.Conv2d(4, 6, 3), DenoisingConv2d(4, 6, 3, c), 4, 1),
+            (nn.Conv2d(4, 6, 3, **special), DenoisingConv2d(4, 6, 3, c, **special), 4, 2)]:
+        assert type(made)._layer_kwargs(made) == type(made)._layer_kwargs(stock)
+        assert made.weight.shape == stock.weight.shape and (made.bias is None) == (stock.bias is None)
+        assert (made.schedule, made.step, made.noise_loss, made.phase) == (c, 3, 'l1+l2', 'joint')
+        assert (made.recorded_inputs, made.reuse_fused_weights, made._fused_cache) == ([], False, None)
+        predictor = made.denoiser
+        assert predictor.weight.shape == (channels, channels // groups) and predictor.groups == groups
+        assert predictor.channel_dim == (1 if isinstance(made, nn.Conv2d) else -1)
+        assert (predictor.bias is None) == (stock.bias is None)
+        assert all(p.abs().sum() == 0 for p in predictor.parameters())
+    made = DenoisingConv2d(4, 6, 3, c, noise_loss='l2', device='cpu', dtype=torch.float64)
+    assert made.noise_loss == 'l2' and made.weight.dtype == made.denoiser.weight.dtype == torch.float64
+    default = AffineNoisePredictor(4)
+    assert (default.groups, default.channel_dim, default.bias.shape, default.weight.dtype) == (
+        1, -1, (4,), torch.float32)
+    with pytest.raises(ValueError) as raised:
+        DenoisingLinear(4, 3, c, noise_loss='l3')
+    assert str(raised.value) == "noise_loss must be one of ['l1', 'l1+l2', 'l2'], got 'l3'"
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_conversion_both_ways_keeps_the_training_mode_and_the_plain_class(training):
+    class WrappedLinear(nn.Linear):  # e.g. mmcv's wrappers
+        pass
+
+    stock = WrappedLinear(4, 3).train(training)
+    layer = DenoisingLinear.from_plain(stock, step_coefficients(1))
+    assert layer.training is training and layer.weight is stock.weight and layer.bias is stock.bias
+    plain = layer.to_plain()
+    assert type(plain) is WrappedLinear and plain.training is training
+    assert type(DenoisingConv2d.from_plain(nn.Conv2d(2, 2, 1), step_coefficients(1)).to_plain()) is nn.Conv2d
