@@ -196,7 +196,9 @@ def test_fuse_ckpt_takes_raw_or_averaged_weights_of_an_ema_checkpoint(ema_run, t
     out = tmp_path / 'fused.pth'
     result = fuse(path, out, *(['--ema'] if ema else []))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert ('fusing the EMA-averaged weights' if ema else 'fusing the raw weights') in result.stdout
+    weights = ('EMA-averaged weights' if ema else
+               'raw weights (the checkpoint also holds EMA-averaged ones: --ema fuses those)')
+    assert result.stdout.splitlines()[0] == f'fusing {path}, taking {weights}'
     fused = torch.load(out, weights_only=True)['state_dict']
     for key, value in expected_fused(runner, averaged if ema else raw).items():
         assert torch.equal(fused[key], value), key

@@ -57,11 +57,23 @@ def test_fuse_writes_a_plain_checkpoint_that_reproduces_the_model(trained, tmp_p
     out = tmp_path / 'fused.pth'
     result = fuse(CONFIG, path, out, *SHAPE)
     assert result.returncode == 0, result.stderr
-    assert 'max |fused - unfused|' in result.stdout
     checkpoint = torch.load(out, weights_only=True)  # no allowlist needed: tensors and plain meta only
     assert set(checkpoint) == {'meta', 'state_dict'}
-    assert checkpoint['meta']['epoch'] == 2 and checkpoint['meta']['denoiserep_fused']['layers_fused'] == 20
+    meta = checkpoint['meta']
+    assert meta['epoch'] == 2 and meta['dataset_meta'] == dict(classes=('a', 'b'))
+    assert meta['denoiserep_weights'] == "the checkpoint's weights"
+    fused_meta = meta['denoiserep_fused']
+    assert set(fused_meta) == {'source', 'max_abs_diff', 'layers_fused'}
+    assert fused_meta['source'] == os.path.abspath(path) and fused_meta['layers_fused'] == 20
+    assert 0 <= fused_meta['max_abs_diff'] < 1e-5
     stock = build(deploy=True)
+    n_unfused, n_fused = (sum(p.numel() for p in m.parameters()) for m in (model, stock))
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"fusing {path}, taking the checkpoint's weights"
+    assert lines[-2].startswith(f"max |fused - unfused| over 1 feature maps: {fused_meta['max_abs_diff']:.3g} "
+                                '(max |unfused| ')
+    assert lines[-1] == f'parameters: {n_unfused} unfused -> {n_fused} fused; wrote {out}'
+    assert n_unfused - n_fused == sum(p.numel() for p in denoiser_parameters(model))
     assert list(checkpoint['state_dict']) == list(stock.state_dict())
     stock.load_state_dict(checkpoint['state_dict'], strict=True)
     x = torch.randn(4, 3, 32, 32)
@@ -275,3 +287,24 @@ def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, 
                       'model.backbone.example_input_shape=[1,3,40,24]')
     assert result.returncode == 0, result.stderr[-2000:]
     assert seen == [(1, 3, 40, 24)] * 2  # the unfused and the fused model
+
+
+def test_help_names_every_argument(monkeypatch):
+    monkeypatch.setenv('COLUMNS', '300')  # no wrapping
+    result = run_tool('fuse_ckpt', '--help')
+    assert result.returncode == 0
+    lines = [' '.join(line.split()) for line in result.stdout.splitlines()]
+    text = ' '.join(result.stdout.split())
+    assert lines[0] == ('usage: fuse_ckpt.py [-h] [--baseline-config BASELINE_CONFIG] [--ema] [--shape N C H W] '
+                        '[--cfg-options CFG_OPTIONS [CFG_OPTIONS ...]] [--tiny] config checkpoint out')
+    assert ('Fuse a trained DenoiseRep checkpoint into a plain one that the baseline model loads with '
+            'strict=True.') in lines
+    for line in ['config the DenoiseRep config the checkpoint was trained with',
+                 'checkpoint the trained DenoiseRep checkpoint', 'out path of the fused checkpoint to write',
+                 '--baseline-config BASELINE_CONFIG config of the plain model (default: CONFIG unwrapped); '
+                 '--cfg-options do not apply',
+                 "--ema fuse the EMA-averaged weights of a checkpoint saved with mmengine's EMAHook (default: its "
+                 'raw weights)',
+                 "--shape N C H W shape of the random input of the check (default: the DenoiseRepBackbone's "
+                 'example_input_shape, else 1 3 224 224)']:
+        assert line in text, result.stdout

@@ -82,7 +82,7 @@ def check_paths(args) -> None:
 def fuse_checkpoint(args) -> None:
     check_paths(args)
     meta, state_dict = read_denoiserep_checkpoint(args.checkpoint, ema=args.ema)
-    print(f'fusing the {meta["denoiserep_weights"]} of {args.checkpoint}')
+    print(f'fusing {args.checkpoint}, taking {meta["denoiserep_weights"]}')
     cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     model = MODELS.build(cfg.model)
