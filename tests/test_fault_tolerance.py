@@ -65,29 +65,87 @@ def test_stale_temporary_files_of_killed_saves_are_removed_on_the_next_start(tmp
     assert not any(path.exists() for path in stale) and kept.exists()
 
 
+
+@pytest.mark.parametrize('folders', [False, True])  # folders: deepspeed saves a directory per checkpoint
+def test_max_keep_ckpts_removes_the_oldest_only_after_the_new_checkpoint_and_pointer(tmp_path, folders):
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from mmdenoiserep.engine import AtomicCheckpointHook
+    on_disk_at_save = []
+
+    def save_checkpoint(out_dir, filename, file_client_args, **kwargs):
+        pointer = tmp_path / 'last_checkpoint'
+        on_disk_at_save.append((sorted(p.name for p in tmp_path.iterdir()),
+                                pointer.read_text() if pointer.exists() else None, kwargs['meta']))
+        path = Path(out_dir) / filename
+        path.mkdir(exist_ok=True) if folders else path.write_text(filename)
+
+    runner = SimpleNamespace(work_dir=str(tmp_path), logger=SimpleNamespace(info=lambda msg: None),
+                             message_hub=MessageHub.get_instance(f'keep-ckpts-{folders}'),
+                             save_checkpoint=save_checkpoint)
+    hook = AtomicCheckpointHook(interval=1, max_keep_ckpts=2)
+    hook.before_train(runner)
+    assert isinstance(hook.file_backend, AtomicLocalBackend)
+    for step in (1, 2, 3, 3, 4):  # step 3 twice (e.g. save_last after the interval save): kept once
+        hook._save_checkpoint_with_step(runner, step, meta={'step': step})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_3.pth', 'epoch_4.pth', 'last_checkpoint']
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_4.pth')
+    assert runner.message_hub.get_info('keep_ckpt_ids') == [3, 4]
+    assert runner.message_hub.get_info('last_ckpt') == str(tmp_path / 'epoch_4.pth')
+    epoch = lambda *steps: [f'epoch_{s}.pth' for s in steps]  # noqa: E731
+    assert on_disk_at_save == [  # the files and the pointer when each save starts
+        ([], None, {'step': 1}),
+        (epoch(1) + ['last_checkpoint'], str(tmp_path / 'epoch_1.pth'), {'step': 2}),
+        (epoch(1, 2) + ['last_checkpoint'], str(tmp_path / 'epoch_2.pth'), {'step': 3}),
+        (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), {'step': 3}),
+        (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), {'step': 4})]
+
+
 # ---------------------------------------------------------------- reseeding
 
 
-def test_reseed_hook_makes_draws_a_function_of_seed_and_position():
+def test_reseed_hook_makes_draws_a_function_of_seed_and_position(monkeypatch):
+    import random
+
+    import numpy as np
+
+    import mmdenoiserep.engine.reseed_hook as reseed_hook
+
     class Runner:
         seed, epoch, iter, cfg = 7, 3, 41, {}
 
+    def draws():  # python's random, numpy's and torch's generators
+        return random.random(), float(np.random.rand()), torch.rand(3)
+
+    def seeded_draws(seed):
+        random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+        return draws()
+
+    def assert_same(a, b):
+        assert a[:2] == b[:2] and torch.equal(a[2], b[2])
+
     hook = ReseedHook()
+    assert ReseedHook.priority == 'VERY_HIGH'
     hook.before_train_epoch(Runner())
-    first = torch.rand(3)
-    torch.rand(100)  # whatever ran since
+    first = draws()
+    seeded_draws(123)  # whatever ran since
     hook.before_train_epoch(Runner())
-    assert torch.equal(torch.rand(3), first)
-    torch.manual_seed(derived_seed(7, 0, 3))
-    assert torch.equal(torch.rand(3), first)  # the documented seed
+    assert_same(draws(), first)
+    assert_same(seeded_draws(derived_seed(7, 0, 3)), first)  # the documented seed
     hook.before_train_iter(Runner(), 0)
-    by_iter = torch.rand(3)
-    torch.manual_seed(derived_seed(7, 1, 41))
-    assert torch.equal(torch.rand(3), by_iter) and not torch.equal(by_iter, first)
+    by_iter = draws()
+    assert_same(seeded_draws(derived_seed(7, 1, 41)), by_iter)
+    assert not torch.equal(by_iter[2], first[2])
     assert len({derived_seed(7, kind, n) for kind in (0, 1) for n in range(50)}) == 100
-    Runner.cfg = dict(randomness=dict(diff_rank_seed=True))  # rank 0 here: same seed
+    assert derived_seed(7, 0, 3) == int(np.random.SeedSequence([7, 0, 3]).generate_state(1)[0]) < 2 ** 32
+    monkeypatch.setattr(reseed_hook, 'get_rank', lambda: 2)
+    hook.before_train_epoch(Runner())  # without diff_rank_seed: the same seed on every rank
+    assert_same(draws(), first)
+    Runner.cfg = dict(randomness=dict(diff_rank_seed=True))  # rank 2: the run seed + 2
     hook.before_train_epoch(Runner())
-    assert torch.equal(torch.rand(3), first)
+    assert_same(draws(), seeded_draws(derived_seed(9, 0, 3)))
 
 
 # ---------------------------------------------------------------- non-finite values
