@@ -170,8 +170,9 @@ def test_bare_state_dict_is_accepted(trained, tmp_path):
 
 
 @pytest.mark.parametrize('shape, message', [
-    (['1', '4', '32', '32'], '--shape 1 4 32 32 does not fit the model'),
-    (['1', '3', '0', '32'], '--shape needs four positive sizes'),
+    (['1', '4', '32', '32'], 'fuse_ckpt.py: error: --shape 1 4 32 32 does not fit the model: '),
+    (['1', '3', '0', '32'], 'fuse_ckpt.py: error: --shape needs four positive sizes N C H W, got 1 3 0 32'),
+    (['-1', '3', '8', '8'], 'fuse_ckpt.py: error: --shape needs four positive sizes N C H W, got -1 3 8 8'),
 ])
 def test_bad_shape_fails_in_one_line(trained, tmp_path, shape, message):
     _, path = trained
@@ -180,7 +181,7 @@ def test_bad_shape_fails_in_one_line(trained, tmp_path, shape, message):
     result = fuse(CONFIG, path, out, '--shape', *shape)
     assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
-    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert len(errors) == 1 and errors[0].startswith(message), result.stderr[-2000:]
     assert out.read_bytes() == b'previous'  # an existing OUT is left as it was
 
 
@@ -277,16 +278,25 @@ def test_example_input_shape_is_found_wherever_the_wrapper_sits():
                                     second=dict(wrapper, example_input_shape=[2, 3, 16, 16]))) == (2, 3, 16, 16)
 
 
-def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, tmp_path, monkeypatch):
+@pytest.mark.parametrize('example_shape, shape', [('[1,3,40,24]', (1, 3, 40, 24)), (None, (1, 3, 224, 224))])
+def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, tmp_path, monkeypatch,
+                                                                       example_shape, shape):
+    """The check's input: torch.randn seeded with 0 (a rerun checks the same), of the wrapper's
+    example_input_shape, else 1 x 3 x 224 x 224; the model is built in the config's default scope."""
     _, path = trained
-    seen = []
-    features = load_tool('fuse_ckpt').features
-    monkeypatch.setattr(load_tool('fuse_ckpt'), 'features', lambda model, inputs: seen.append(
-        tuple(inputs.shape)) or features(model, inputs))
+    tool = load_tool('fuse_ckpt')
+    seen, scopes = [], []
+    features, init_default_scope = tool.features, tool.init_default_scope
+    monkeypatch.setattr(tool, 'features', lambda model, inputs: seen.append(inputs) or features(model, inputs))
+    monkeypatch.setattr(tool, 'init_default_scope', lambda scope: scopes.append(scope) or init_default_scope(scope))
+    if example_shape is None:  # a config whose wrapper does not set it
+        monkeypatch.setattr(tool, 'example_input_shape', lambda model_cfg: None)
     result = run_tool('fuse_ckpt', CONFIG, path, tmp_path / 'fused.pth', '--cfg-options', *OPTIONS[:2],
-                      'model.backbone.example_input_shape=[1,3,40,24]')
+                      f'model.backbone.example_input_shape={example_shape or "[1,3,32,32]"}')
     assert result.returncode == 0, result.stderr[-2000:]
-    assert seen == [(1, 3, 40, 24)] * 2  # the unfused and the fused model
+    expected = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    assert len(seen) == 2 and all(torch.equal(inputs, expected) for inputs in seen)  # unfused, then fused model
+    assert scopes == ['mmpretrain']
 
 
 def test_help_names_every_argument(monkeypatch):
