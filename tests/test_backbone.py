@@ -7,7 +7,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmdenoiserep import denoiser_parameters, denoising_layers, fuse_denoisers
-from mmdenoiserep.models import LAYER_TYPES, strip_denoiserep
+from mmdenoiserep.models import LAYER_TYPES, is_denoiserep_backbone, strip_denoiserep
 from mmdenoiserep.utils import load_state_dict_exact
 
 SMALL_SWIN = dict(embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4])
@@ -112,6 +112,10 @@ def test_deploy_builds_the_plain_backbone_and_strip_unwraps():
     assert not denoising_layers(build('mmpretrain', wrapped))
     model_cfg = dict(type='ImageClassifier', backbone=dict(wrapped, deploy=False), neck=None)
     assert strip_denoiserep(model_cfg) == dict(type='ImageClassifier', backbone=inner, neck=None)
+    listed = dict(type='X', stages=[dict(wrapped, type='DenoiseRepBackbone'), dict(norm=None)])  # unscoped
+    assert strip_denoiserep(listed) == dict(type='X', stages=[inner, dict(norm=None)])
+    assert type(strip_denoiserep(dict(stages=(wrapped,)))['stages']) is tuple
+    assert not is_denoiserep_backbone(dict(backbone=wrapped)) and not is_denoiserep_backbone(dict(type='ResNet'))
 
 
 def test_pretrained_init_after_build_reaches_the_converted_layers(tmp_path):

@@ -19,7 +19,7 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
-from mmdenoiserep.models import strip_denoiserep
+from mmdenoiserep.models import is_denoiserep_backbone, strip_denoiserep
 from mmdenoiserep.runner import add_config_args, load_config
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, save_atomically
 
@@ -64,7 +64,7 @@ def features(model: torch.nn.Module, inputs: torch.Tensor) -> list:
 def example_input_shape(model_cfg):
     """The ``example_input_shape`` of the first DenoiseRepBackbone in a model config (None if it has none)."""
     if isinstance(model_cfg, dict):
-        if str(model_cfg.get('type')).split('.')[-1] == 'DenoiseRepBackbone' and model_cfg.get('example_input_shape'):
+        if is_denoiserep_backbone(model_cfg) and model_cfg.get('example_input_shape'):
             return tuple(model_cfg['example_input_shape'])
         model_cfg = list(model_cfg.values())
     if isinstance(model_cfg, (list, tuple)):

@@ -1,8 +1,9 @@
 """Models registered in ``mmdenoiserep.registry.MODELS``: the backbone wrapper, the re-id head and loss."""
 from . import weight_readers  # noqa: F401  (registers owners that read a layer's weight)
-from .backbone import DEFAULT_EXCLUDE, LAYER_TYPES, build_denoiserep_backbone, strip_denoiserep
+from .backbone import (DEFAULT_EXCLUDE, LAYER_TYPES, build_denoiserep_backbone, is_denoiserep_backbone,
+                       strip_denoiserep)
 from .losses import TripletLoss, batch_hard_triplet_loss, euclidean_distance
 from .reid import BNNeckHead
 
-__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip_denoiserep', 'BNNeckHead',
-           'TripletLoss', 'batch_hard_triplet_loss', 'euclidean_distance']
+__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'is_denoiserep_backbone',
+           'strip_denoiserep', 'BNNeckHead', 'TripletLoss', 'batch_hard_triplet_loss', 'euclidean_distance']

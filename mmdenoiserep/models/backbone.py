@@ -29,7 +29,8 @@ from torch import nn
 from ..core import add_denoisers, convertible_layers, denoiser_report, denoising_layers, selected_layers
 from ..registry import MODELS
 
-__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'strip_denoiserep']
+__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'is_denoiserep_backbone',
+           'strip_denoiserep']
 
 #: Linear layers that do not embed features: SwinV2's continuous position bias MLP maps the fixed
 #: table of relative coordinates to attention biases.
@@ -85,10 +86,15 @@ def build_denoiserep_backbone(backbone: dict,
 
 
 
+def is_denoiserep_backbone(cfg: dict) -> bool:
+    """Whether a config dict is the DenoiseRepBackbone wrapper (``type`` with or without its scope)."""
+    return str(cfg.get('type')).split('.')[-1] == 'DenoiseRepBackbone'
+
+
 def strip_denoiserep(cfg):
     """A copy of a (model) config with every DenoiseRepBackbone dict replaced by its inner backbone."""
     if isinstance(cfg, dict):
-        if str(cfg.get('type', '')).split('.')[-1] == 'DenoiseRepBackbone':
+        if is_denoiserep_backbone(cfg):
             return strip_denoiserep(cfg['backbone'])
         return type(cfg)({key: strip_denoiserep(value) for key, value in cfg.items()})
     if isinstance(cfg, (list, tuple)):
