@@ -1,8 +1,6 @@
 """Runs that fail safely: atomic checkpoints, reseeding for exact resumes, non-finite values stopped before
 the optimizer step, EMA and DDP checkpoints in fuse_ckpt, and AMP (bfloat16 autocast on the CPU)."""
 import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +8,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import MODELS
 from runner_helpers import classifier_cfg
+from tool_helpers import run_tool
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
 from mmdenoiserep.engine import AtomicLocalBackend, ReseedHook
@@ -17,7 +16,6 @@ from mmdenoiserep.engine.reseed_hook import derived_seed
 from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import NonFiniteError, load_checkpoint_file, write_atomically
 
-ROOT = Path(__file__).resolve().parents[1]
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
             'model.backbone.example_input_shape=[1,3,64,64]']
 
@@ -206,11 +204,9 @@ def test_without_the_check_a_diverged_model_is_not_saved(tmp_path):
 
 
 def test_train_py_reports_a_non_finite_run_in_one_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, 'tools/train.py', 'configs/resnet50_denoiserep_in1k.py', '--tiny', '--work-dir',
-         str(tmp_path), '--cfg-options', *RESNET18, 'train_dataloader.dataset.indices=4',
-         'optim_wrapper.optimizer.lr=1e30', 'train_cfg.max_epochs=2', 'train_cfg.val_begin=100'],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = run_tool('train', 'configs/resnet50_denoiserep_in1k.py', '--tiny', '--work-dir', tmp_path,
+                      '--cfg-options', *RESNET18, 'train_dataloader.dataset.indices=4',
+                      'optim_wrapper.optimizer.lr=1e30', 'train_cfg.max_epochs=2', 'train_cfg.val_begin=100')
     assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if 'train.py: error:' in line]
     assert len(errors) == 1 and 'non-finite' in errors[0], result.stderr[-2000:]
@@ -232,9 +228,8 @@ def ema_run(tmp_path_factory):
 
 
 def fuse(*args):
-    return subprocess.run([sys.executable, 'tools/fuse_ckpt.py', 'configs/resnet50_denoiserep_in1k.py', *map(str, args),
-                           '--shape', '1', '3', '64', '64', '--cfg-options', *RESNET18],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return run_tool('fuse_ckpt', 'configs/resnet50_denoiserep_in1k.py', *args, '--shape', '1', '3', '64', '64',
+                    '--cfg-options', *RESNET18)
 
 
 def expected_fused(runner, state_dict):
