@@ -6,7 +6,9 @@ import torch
 from mmengine.logging import HistoryBuffer
 from torch import nn
 
-from mmdenoiserep.utils import InputError, check_checkpoint_file, load_checkpoint_file, load_state_dict_exact
+from mmdenoiserep.utils import (InputError, check_checkpoint_file, check_finite, first_line, first_non_finite,
+                                load_checkpoint_file, load_state_dict_exact)
+from mmdenoiserep.utils.checkpoint import strip_ddp_prefix
 
 
 def saved(obj):
@@ -73,3 +75,64 @@ def test_check_checkpoint_file_names_what_is_wrong(tmp_path):
         with pytest.raises(InputError) as error:
             check_checkpoint_file(str(path), what)
         assert str(error.value) == message
+
+
+def test_first_line_gives_the_type_and_the_first_line_of_the_message():
+    assert first_line(ValueError('  bad value\nmore detail')) == 'ValueError: bad value'
+    assert first_line(KeyError()) == 'KeyError: '
+
+
+def test_ddp_prefix_is_stripped_only_when_every_key_has_it():
+    value = torch.zeros(1)
+    assert strip_ddp_prefix({'module.a': value, 'module.b.module.c': value}) == {'a': value, 'b.module.c': value}
+    mixed = {'module.a': value, 'b': value}
+    assert strip_ddp_prefix(mixed) == mixed and strip_ddp_prefix({}) == {}
+
+
+def test_the_first_non_finite_floating_tensor_is_named():
+    state = {'steps': torch.tensor([2 ** 62]), 'ok': torch.ones(3),
+             'w': torch.tensor([1.0, float('nan'), float('inf'), 2.0]), 'v': torch.tensor([float('nan')])}
+    assert first_non_finite(state) == ('w', 2, 4)
+    assert first_non_finite({'ok': torch.ones(2), 'n': 3}) is None
+    check_finite({'ok': torch.ones(2)}, 'run/epoch_1.pth')
+    with pytest.raises(InputError) as raised:
+        check_finite(state, 'run/epoch_1.pth')
+    assert str(raised.value) == ('run/epoch_1.pth holds non-finite values in w (2 of 4): a diverged run; refusing '
+                                 'to use it')
+
+
+def test_read_denoiserep_checkpoint_takes_what_real_runs_write(tmp_path):
+    """Bare, DDP-prefixed and EMAHook checkpoints; the weights taken are named in meta; each refusal is one line."""
+    from mmdenoiserep.utils import read_denoiserep_checkpoint
+    raw = {'conv.weight': torch.ones(2), 'conv.denoiser.weight': torch.full((2,), 3.0)}
+    averaged = {'conv.weight': torch.zeros(2), 'conv.denoiser.weight': torch.full((2,), 5.0)}
+    cases = {
+        'bare': (raw, False, raw, "the checkpoint's weights", {}),
+        'ddp': ({'state_dict': {f'module.{k}': v for k, v in raw.items()}, 'meta': {'epoch': 4}}, False, raw,
+                "the checkpoint's weights", {'epoch': 4}),
+        'ema-raw': ({'state_dict': averaged, 'ema_state_dict': {f'module.{k}': v for k, v in raw.items()},
+                     'meta': {'iter': 9}}, False, raw,
+                    'raw weights (the checkpoint also holds EMA-averaged ones: --ema fuses those)', {'iter': 9}),
+        'ema-averaged': ({'state_dict': averaged, 'ema_state_dict': {f'module.{k}': v for k, v in raw.items()}},
+                         True, averaged, 'EMA-averaged weights', {}),
+    }
+    for name, (content, ema, state_dict, weights, meta) in cases.items():
+        torch.save(content, tmp_path / f'{name}.pth')
+        got_meta, got = read_denoiserep_checkpoint(str(tmp_path / f'{name}.pth'), ema=ema)
+        assert got.keys() == state_dict.keys() and all(torch.equal(got[k], v) for k, v in state_dict.items()), name
+        assert got_meta == {**meta, 'denoiserep_weights': weights}, name
+    torch.save({'state_dict': {'conv.weight': torch.ones(2)}}, tmp_path / 'fused.pth')
+    torch.save({'state_dict': {}}, tmp_path / 'empty.pth')
+    (tmp_path / 'text.pth').write_text('not a checkpoint')
+    for path, ema, message in [
+            (tmp_path / 'missing.pth', False, f'checkpoint not found: {tmp_path}/missing.pth'),
+            (tmp_path / 'bare.pth', True, f'{tmp_path}/bare.pth holds no EMA weights (no ema_state_dict: not saved '
+                                          'with EMAHook); drop --ema'),
+            (tmp_path / 'fused.pth', False, f'{tmp_path}/fused.pth has no denoiser parameters (already fused, or not '
+                                            'a DenoiseRep checkpoint)'),
+            (tmp_path / 'empty.pth', False, f'{tmp_path}/empty.pth holds no state_dict of tensors'),
+            (tmp_path / 'text.pth', False, f'cannot read checkpoint {tmp_path}/text.pth: UnpicklingError: ')]:
+        with pytest.raises(InputError) as raised:
+            read_denoiserep_checkpoint(str(path), ema=ema)
+        assert str(raised.value).startswith(message) and '\n' not in str(raised.value)
+        assert str(raised.value) == message or path.name == 'text.pth'
