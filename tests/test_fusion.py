@@ -162,8 +162,15 @@ def test_denoising_layers_construct_like_their_stock_class():
         assert predictor.channel_dim == (1 if isinstance(made, nn.Conv2d) else -1)
         assert (predictor.bias is None) == (stock.bias is None)
         assert all(p.abs().sum() == 0 for p in predictor.parameters())
-    made = DenoisingConv2d(4, 6, 3, c, noise_loss='l2', device='cpu', dtype=torch.float64)
-    assert made.noise_loss == 'l2' and made.weight.dtype == made.denoiser.weight.dtype == torch.float64
+    for made in (DenoisingConv2d(4, 6, 3, c, noise_loss='l2', device='meta', dtype=torch.float64),
+                 DenoisingLinear(4, 3, c, noise_loss='l2', device='meta', dtype=torch.float64)):
+        assert made.noise_loss == 'l2' and made.weight.dtype == made.denoiser.weight.dtype == torch.float64
+        assert made.weight.device.type == made.denoiser.weight.device.type == 'meta'
+    assert DenoisingLinear._layer_kwargs(nn.Linear(4, 3)) == dict(in_features=4, out_features=3, bias=True)
+    assert DenoisingLinear._layer_kwargs(nn.Linear(4, 3, bias=False))['bias'] is False
+    assert DenoisingConv2d._layer_kwargs(nn.Conv2d(4, 6, 3, **special)) == dict(
+        in_channels=4, out_channels=6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(2, 2), groups=2,
+        bias=False, padding_mode='reflect')
     default = AffineNoisePredictor(4)
     assert (default.groups, default.channel_dim, default.bias.shape, default.weight.dtype) == (
         1, -1, (4,), torch.float32)

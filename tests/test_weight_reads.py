@@ -27,15 +27,29 @@ class ReadsItsProjection(nn.Module):
         return F.linear(x, self.proj.weight, self.own_bias) * scale
 
 
+class ReadsItsBiasedProjection(nn.Module):
+    """Applies ``proj.weight`` and ``proj.bias`` itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(6, 6)
+        with torch.no_grad():
+            self.proj.bias.normal_()
+
+    def forward(self, x):
+        return torch.tanh(F.linear(x, self.proj.weight, self.proj.bias))
+
+
 class Reader(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Linear(4, 6)
         self.block = ReadsItsProjection()
+        self.biased = ReadsItsBiasedProjection()
         self.head = nn.Linear(6, 2)
 
     def forward(self, x):
-        return self.head(self.block(torch.relu(self.stem(x)), scale=2.0))
+        return self.head(self.biased(x=self.block(torch.relu(self.stem(x)), scale=2.0)))  # x by keyword
 
 
 class Attention(nn.Module):
@@ -58,8 +72,9 @@ class Attention(nn.Module):
 @pytest.fixture
 def reader_registered():
     register_weight_reader(ReadsItsProjection, {'proj': (0, 'x')})
+    register_weight_reader(ReadsItsBiasedProjection, {'proj': (0, 'x')})
     yield
-    del WEIGHT_READERS[ReadsItsProjection]
+    del WEIGHT_READERS[ReadsItsProjection], WEIGHT_READERS[ReadsItsBiasedProjection]
 
 
 def converted(stock, example, **kwargs):
@@ -72,7 +87,7 @@ def converted(stock, example, **kwargs):
 
 
 CASES = {
-    'registered reader': (Reader, (5, 4), {}, ['stem', 'block.proj', 'head']),
+    'registered reader': (Reader, (5, 4), {}, ['stem', 'block.proj', 'biased.proj', 'head']),
     'multihead attention': (Attention, (2, 6, 8), dict(layer_types=(nn.Linear, nn.MultiheadAttention)),
                             ['reduce', 'cross.in_proj', 'cross.out_proj', 'self_attn.in_proj',
                              'self_attn.out_proj', 'head']),
