@@ -42,6 +42,11 @@ def test_getattr_is_refused_beyond_history_buffer_statistics(owner, name):
         load_checkpoint_file(saved({'meta': GetattrOn(owner, name)}))
 
 
+@pytest.mark.parametrize('name', ['min', 'max', 'current', 'mean'])
+def test_getattr_of_history_buffer_statistics_is_allowed(name):
+    assert load_checkpoint_file(saved({'meta': GetattrOn(HistoryBuffer, name)}))['meta'] is getattr(HistoryBuffer, name)
+
+
 def test_torch_load_default_stays_strict():
     """The allowlist is scoped: nothing here turns weights_only off."""
     with pytest.raises(Exception):
@@ -58,6 +63,13 @@ def test_load_state_dict_exact():
                             ({**state, '0.weight': torch.zeros(4, 2)}, 'shape mismatch')]:
         with pytest.raises(ValueError, match=message):
             load_state_dict_exact(model, broken)
+    wide = nn.Sequential(*[nn.Linear(2, 2) for _ in range(3)])  # 6 keys
+    state = {f'x{i}': torch.zeros(1) for i in range(4)}
+    state['0.weight'] = torch.zeros(3, 2)
+    with pytest.raises(ValueError) as raised:
+        load_state_dict_exact(wide, state)
+    assert str(raised.value) == ('missing 5 keys (0.bias, 1.bias, 1.weight, ...); unexpected 4 keys (x0, x1, x2, ...); '
+                                 'shape mismatch in 1 keys (0.weight (3, 2) vs (2, 2))')
 
 
 def test_check_checkpoint_file_names_what_is_wrong(tmp_path):
@@ -136,3 +148,14 @@ def test_read_denoiserep_checkpoint_takes_what_real_runs_write(tmp_path):
             read_denoiserep_checkpoint(str(path), ema=ema)
         assert str(raised.value).startswith(message) and '\n' not in str(raised.value)
         assert str(raised.value) == message or path.name == 'text.pth'
+
+
+def test_checkpoint_state_dict_needs_a_mapping_of_tensors():
+    from mmdenoiserep.utils import checkpoint_state_dict
+    weights = {'w': torch.zeros(1)}
+    assert checkpoint_state_dict({'state_dict': weights, 'meta': {}}) is weights
+    assert checkpoint_state_dict(weights) is weights
+    for bad in ([torch.zeros(1)], {'state_dict': {}}, {'state_dict': {'w': torch.zeros(1), 'step': 3}}, {}):
+        with pytest.raises(InputError) as raised:
+            checkpoint_state_dict(bad)
+        assert str(raised.value) == 'holds no state_dict of tensors'

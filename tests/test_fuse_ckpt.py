@@ -12,6 +12,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 from mmdenoiserep import denoiser_parameters, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
+from mmdenoiserep.utils import InputError
 from tool_helpers import ROOT, load_tool, run_tool
 
 CONFIG = 'configs/resnet50_denoiserep_in1k.py'
@@ -318,3 +319,20 @@ def test_help_names_every_argument(monkeypatch):
                  "--shape N C H W shape of the random input of the check (default: the DenoiseRepBackbone's "
                  'example_input_shape, else 1 3 224 224)']:
         assert line in text, result.stdout
+
+
+def test_compare_features_allows_rtol_times_the_feature_scale(capsys):
+    """Tolerance 1e-4 x max(max |unfused|, 1): relative for large features, absolute below 1."""
+    compare = load_tool('fuse_ckpt').compare_features
+    big, small = torch.tensor([[10.0, -2.0]]), torch.tensor([[0.5, 0.25]])
+    assert compare([big + torch.tensor([[9.9e-4, 0.0]]), small], [big, small]) == pytest.approx(9.9e-4, rel=1e-3)
+    assert capsys.readouterr().out == 'max |fused - unfused| over 2 feature maps: 0.00099 (max |unfused| 10)\n'
+    assert compare([small + 9e-5], [small]) == pytest.approx(9e-5, rel=1e-3)
+    for actual, expected, message in [
+            ([big + 1.1e-3], [big], 'fused outputs differ from the unfused model by 0.0011'),
+            ([small + 1.5e-4], [small], 'fused outputs differ from the unfused model by 0.00015'),
+            ([big, big], [big, small[:, :1]], 'the baseline model gives feature maps of shapes [(1, 2), (1, 2)], '
+                                              'the unfused model [(1, 2), (1, 1)]')]:
+        with pytest.raises(InputError) as raised:
+            compare(actual, expected)
+        assert str(raised.value) == message

@@ -61,6 +61,22 @@ def features(model: torch.nn.Module, inputs: torch.Tensor) -> list:
     return [t for t in (out if isinstance(out, (list, tuple)) else [out]) if torch.is_tensor(t)]
 
 
+def compare_features(actual: list, expected: list) -> float:
+    """max |actual - expected| over the feature maps; InputError if their shapes differ or it exceeds
+    RTOL x max(max |expected|, 1)."""
+    shapes = [tuple(t.shape) for t in actual], [tuple(t.shape) for t in expected]
+    if shapes[0] != shapes[1]:
+        raise InputError(f'the baseline model gives feature maps of shapes {shapes[0]}, the unfused model '
+                         f'{shapes[1]}')
+    max_diff = max((a - e).abs().max().item() for a, e in zip(actual, expected))
+    scale = max(e.abs().max().item() for e in expected)
+    print(f'max |fused - unfused| over {len(expected)} feature maps: {max_diff:.3g} '
+          f'(max |unfused| {scale:.3g})')
+    if max_diff > RTOL * max(scale, 1.0):
+        raise InputError(f'fused outputs differ from the unfused model by {max_diff:.3g}')
+    return max_diff
+
+
 def example_input_shape(model_cfg):
     """The ``example_input_shape`` of the first DenoiseRepBackbone in a model config (None if it has none)."""
     if isinstance(model_cfg, dict):
@@ -104,17 +120,7 @@ def fuse_checkpoint(args) -> None:
     baseline = MODELS.build(base_model_cfg)
     fused_state = model.state_dict()
     load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
-    actual = features(baseline, inputs)
-    shapes = [tuple(t.shape) for t in actual], [tuple(t.shape) for t in expected]
-    if shapes[0] != shapes[1]:
-        raise InputError(f'the baseline model gives feature maps of shapes {shapes[0]}, the unfused model '
-                         f'{shapes[1]}')
-    max_diff = max((a - e).abs().max().item() for a, e in zip(actual, expected))
-    scale = max(e.abs().max().item() for e in expected)
-    print(f'max |fused - unfused| over {len(expected)} feature maps: {max_diff:.3g} '
-          f'(max |unfused| {scale:.3g})')
-    if max_diff > RTOL * max(scale, 1.0):
-        raise InputError(f'fused outputs differ from the unfused model by {max_diff:.3g}')
+    max_diff = compare_features(features(baseline, inputs), expected)
 
     meta['denoiserep_fused'] = dict(source=osp.abspath(args.checkpoint), max_abs_diff=max_diff,
                                     layers_fused=sum(k.endswith('.denoiser.weight') for k in state_dict))
