@@ -184,9 +184,14 @@ def test_conversion_both_ways_keeps_the_training_mode_and_the_plain_class(traini
     class WrappedLinear(nn.Linear):  # e.g. mmcv's wrappers
         pass
 
-    stock = WrappedLinear(4, 3).train(training)
+    stock = WrappedLinear(4, 3).double().train(training)
+    rng = torch.get_rng_state()
     layer = DenoisingLinear.from_plain(stock, step_coefficients(1))
     assert layer.training is training and layer.weight is stock.weight and layer.bias is stock.bias
+    assert layer.denoiser.weight.dtype == torch.float64
     plain = layer.to_plain()
-    assert type(plain) is WrappedLinear and plain.training is training
-    assert type(DenoisingConv2d.from_plain(nn.Conv2d(2, 2, 1), step_coefficients(1)).to_plain()) is nn.Conv2d
+    assert type(plain) is WrappedLinear and plain.training is training and plain.weight.dtype == torch.float64
+    assert torch.equal(torch.get_rng_state(), rng)  # no throwaway Parameters initialised on the way
+    conv = DenoisingConv2d.from_plain(nn.Conv2d(2, 2, 1), step_coefficients(1)).to_plain()
+    assert type(conv) is nn.Conv2d
+    assert type(DenoisingLinear(4, 3, step_coefficients(1)).to_plain()) is nn.Linear  # built directly

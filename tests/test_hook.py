@@ -336,3 +336,23 @@ def test_a_checkpoint_with_a_non_finite_value_is_not_saved():
             state_dict = {'w': torch.ones(2), 'v': torch.tensor([1.0, float('nan')])}
             hook.before_save_checkpoint(None, {'state_dict': state_dict, 'meta': meta})
         assert str(raised.value) == f'DenoiseRepHook: v holds non-finite values in the checkpoint of {where}: not saved'
+
+
+def test_after_run_leaves_nothing_behind_and_may_run_twice():
+    from mmdenoiserep.engine import DenoiseRepHook
+    hook = DenoiseRepHook()
+    runner = stand_in_runner()
+    model = runner.model
+    stock_hooks = (dict(model._forward_pre_hooks), dict(model._forward_hooks))
+    hook.before_run(runner)
+    assert len(hook._handles) == 2 + 2  # the model's pre-hook and hook, one finiteness check per layer
+    hook._set_backbone_only(model, True)  # no backbone: only a warning, nothing to undo
+    model.train()(torch.randn(3, 2))
+    assert all(layer.recorded_inputs for _, layer in denoising_layers(model))
+    hook._last_losses = {'0': torch.tensor(1.0)}
+    for _ in range(2):
+        hook.after_run(runner)
+        assert (hook._handles, hook._last_losses, hook._input_finite, hook._eval_cache) == ([], {}, {}, None)
+        assert (dict(model._forward_pre_hooks), dict(model._forward_hooks)) == stock_hooks
+        assert all(not layer._forward_pre_hooks for _, layer in denoising_layers(model))
+        assert not any(layer.recorded_inputs for _, layer in denoising_layers(model))

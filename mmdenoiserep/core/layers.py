@@ -136,8 +136,8 @@ class DenoisingLayer:
     @classmethod
     def from_plain(cls, layer: nn.Module, coefficients: StepCoefficients, noise_loss: str = 'l1+l2'):
         """Wrap ``layer``, reusing its ``weight`` and ``bias`` Parameter objects (no copy)."""
-        new = cls(**cls._layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss,
-                  device='meta', dtype=layer.weight.dtype)
+        # built on the meta device: no memory and no random draws for Parameters replaced at once
+        new = cls(**cls._layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss, device='meta')
         new.weight, new.bias = layer.weight, layer.bias
         new.plain_class = type(layer)  # e.g. mmcv's wrappers or nn.MultiheadAttention's out_proj class
         new._reset_denoiser()
@@ -146,7 +146,7 @@ class DenoisingLayer:
     def to_plain(self) -> nn.Module:
         """The stock layer (the class converted by `from_plain`) holding W', b' as new Parameters."""
         plain_class = getattr(self, 'plain_class', None) or self._plain_type()
-        plain = plain_class(**self._layer_kwargs(self), device='meta', dtype=self.weight.dtype)
+        plain = plain_class(**self._layer_kwargs(self), device='meta')  # Parameters replaced below
         weight, bias = self.fused_weights()
         plain.weight = nn.Parameter(weight.detach().clone(), self.weight.requires_grad)
         if bias is not None:
