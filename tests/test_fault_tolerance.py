@@ -11,7 +11,7 @@ from runner_helpers import classifier_cfg
 from tool_helpers import run_tool
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
-from mmdenoiserep.engine import AtomicLocalBackend, ReseedHook
+from mmdenoiserep.engine import AtomicCheckpointHook, AtomicLocalBackend, ReseedHook
 from mmdenoiserep.engine.reseed_hook import derived_seed
 from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import NonFiniteError, load_checkpoint_file, write_atomically
@@ -66,24 +66,8 @@ def test_stale_temporary_files_of_killed_saves_are_removed_on_the_next_start(tmp
 
 @pytest.mark.parametrize('folders', [False, True])  # folders: deepspeed saves a directory per checkpoint
 def test_max_keep_ckpts_removes_the_oldest_only_after_the_new_checkpoint_and_pointer(tmp_path, folders):
-    from types import SimpleNamespace
-
-    from mmengine.logging import MessageHub
-
-    from mmdenoiserep.engine import AtomicCheckpointHook
-    on_disk_at_save = []
-
-    def save_checkpoint(out_dir, filename, file_client_args, **kwargs):
-        pointer = tmp_path / 'last_checkpoint'
-        on_disk_at_save.append((sorted(p.name for p in tmp_path.iterdir()),
-                                pointer.read_text() if pointer.exists() else None, kwargs['meta']))
-        path = Path(out_dir) / filename
-        path.mkdir(exist_ok=True) if folders else path.write_text(filename)
-
-    runner = SimpleNamespace(work_dir=str(tmp_path), logger=SimpleNamespace(info=lambda msg: None),
-                             message_hub=MessageHub.get_instance(f'keep-ckpts-{folders}'),
-                             save_checkpoint=save_checkpoint)
-    hook = AtomicCheckpointHook(interval=1, max_keep_ckpts=2)
+    runner, on_disk_at_save = checkpoint_runner(tmp_path, folders)
+    hook = AtomicCheckpointHook(interval=1, max_keep_ckpts=2, save_optimizer=False)
     hook.before_train(runner)
     assert isinstance(hook.file_backend, AtomicLocalBackend)
     for step in (1, 2, 3, 3, 4):  # step 3 twice (e.g. save_last after the interval save): kept once
@@ -93,13 +77,47 @@ def test_max_keep_ckpts_removes_the_oldest_only_after_the_new_checkpoint_and_poi
     assert runner.message_hub.get_info('keep_ckpt_ids') == [3, 4]
     assert runner.message_hub.get_info('last_ckpt') == str(tmp_path / 'epoch_4.pth')
     epoch = lambda *steps: [f'epoch_{s}.pth' for s in steps]  # noqa: E731
-    assert on_disk_at_save == [  # the files and the pointer when each save starts
-        ([], None, {'step': 1}),
+    assert [(files, pointer, kwargs['meta']) for files, pointer, kwargs in on_disk_at_save] == [
+        ([], None, {'step': 1}),  # the files and the pointer when each save starts
         (epoch(1) + ['last_checkpoint'], str(tmp_path / 'epoch_1.pth'), {'step': 2}),
         (epoch(1, 2) + ['last_checkpoint'], str(tmp_path / 'epoch_2.pth'), {'step': 3}),
         (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), {'step': 3}),
         (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), {'step': 4})]
+    assert on_disk_at_save[0][2] == dict(save_optimizer=False, save_param_scheduler=True, meta={'step': 1},
+                                         by_epoch=True, backend_args=hook.backend_args, file_client_args=None)
 
+
+@pytest.mark.parametrize('max_keep_ckpts, kept', [(1, [3]), (-1, [1, 2, 3])])  # -1: mmengine's default, keep all
+def test_max_keep_ckpts_of_one_and_of_all(tmp_path, max_keep_ckpts, kept):
+    runner, _ = checkpoint_runner(tmp_path, folders=False)
+    hook = AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=max_keep_ckpts)
+    hook.before_train(runner)
+    for step in (1, 2, 3):
+        hook._save_checkpoint_with_step(runner, step, meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f'iter_{s}.pth' for s in kept] + ['last_checkpoint']
+    assert runner.message_hub.get_info('keep_ckpt_ids') == (kept if max_keep_ckpts > 0 else None)
+
+
+def checkpoint_runner(tmp_path, folders):
+    """A stand-in runner whose save_checkpoint writes a file (or a folder) and records, for each save,
+    the files in ``tmp_path``, the pointer's content and the arguments of the call."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+    on_disk_at_save = []
+
+    def save_checkpoint(out_dir, filename, file_client_args, **kwargs):
+        pointer = tmp_path / 'last_checkpoint'
+        on_disk_at_save.append((sorted(p.name for p in tmp_path.iterdir()),
+                                pointer.read_text() if pointer.exists() else None,
+                                dict(kwargs, file_client_args=file_client_args)))
+        path = Path(out_dir) / filename
+        path.mkdir(exist_ok=True) if folders else path.write_text(filename)
+
+    runner = SimpleNamespace(work_dir=str(tmp_path), logger=SimpleNamespace(info=lambda msg: None),
+                             message_hub=MessageHub.get_instance(f'checkpoints-{tmp_path.name}'),
+                             save_checkpoint=save_checkpoint)
+    return runner, on_disk_at_save
 
 # ---------------------------------------------------------------- reseeding
 
