@@ -268,7 +268,8 @@ def test_non_finite_check_names_the_first_input_then_loss_then_task_loss_term():
     for inputs, layer_losses, task_losses, named in [
             ({'a': torch.tensor(True), 'b': torch.tensor(False)}, {'a': nan}, task, 'input of denoising layer b'),
             ({'a': torch.tensor(True)}, {'a': finite, 'b': nan}, task, 'noise-prediction loss of denoising layer b'),
-            ({}, {'a': finite}, task, "loss term 'acc'")]:
+            ({}, {'a': finite}, task, "loss term 'acc'"),
+            ({}, {'a': finite}, {'loss_cls': nan, 'acc': [finite]}, "loss term 'loss_cls'")]:
         hook._input_finite = inputs
         with pytest.raises(NonFiniteError) as raised:
             hook._raise_if_not_finite(layer_losses, task_losses)
@@ -356,3 +357,17 @@ def test_after_run_leaves_nothing_behind_and_may_run_twice():
         assert (dict(model._forward_pre_hooks), dict(model._forward_hooks)) == stock_hooks
         assert all(not layer._forward_pre_hooks for _, layer in denoising_layers(model))
         assert not any(layer.recorded_inputs for _, layer in denoising_layers(model))
+
+
+def test_input_check_records_the_first_training_call_of_each_layer():
+    from mmdenoiserep.engine import DenoiseRepHook
+    hook = DenoiseRepHook()
+    layer = torch.nn.Linear(2, 2)
+    nan, finite = torch.tensor([float('nan'), 1.0]), torch.ones(2)
+    hook._check_input('a', layer.eval(), (nan,))
+    hook._check_input('b', layer.train(), (None,))
+    assert hook._input_finite == {}  # eval, and inputs that are not tensors, are not checked
+    hook._check_input('a', layer, (nan,))
+    hook._check_input('a', layer, (finite,))  # a second call does not hide the first one's NaN
+    hook._check_input('c', layer, (finite,))
+    assert {name: bool(flag) for name, flag in hook._input_finite.items()} == {'a': False, 'c': True}

@@ -296,8 +296,8 @@ def _thaw_frozen_by_phase(model: nn.Module) -> None:
 
 def keeps_running_stats(module: nn.Module) -> bool:
     """Whether ``module`` updates running statistics in train mode (any BatchNorm/SyncBN/InstanceNorm
-    flavour: torch's, mmcv's SyncBatchNorm, mmengine's BatchNormXd), told by its buffers."""
-    return any(module._buffers.get(name) is not None for name in ('running_mean', 'running_var'))
+    flavour: torch's, mmcv's SyncBatchNorm, mmengine's BatchNormXd), told by its ``running_mean`` buffer."""
+    return module._buffers.get('running_mean') is not None
 
 
 def freeze_running_stats(model: nn.Module) -> List[str]:
