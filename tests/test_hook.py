@@ -371,3 +371,31 @@ def test_input_check_records_the_first_training_call_of_each_layer():
     hook._check_input('a', layer, (finite,))  # a second call does not hide the first one's NaN
     hook._check_input('c', layer, (finite,))
     assert {name: bool(flag) for name, flag in hook._input_finite.items()} == {'a': False, 'c': True}
+
+
+def test_loss_denoise_is_added_to_training_loss_dicts_only():
+    """mode='loss' by keyword or positionally, the model in training, a dict output: ``loss_denoise`` is
+    loss_weight x the sum of the layers' losses; any other call's output is returned untouched."""
+    from mmdenoiserep import denoise_loss
+    from mmdenoiserep.core import discard_recorded_calls
+    from mmdenoiserep.engine import DenoiseRepHook
+    hook = DenoiseRepHook(loss_weight=0.5, loss_positions=1.0)
+    model = two_layer_model()
+    x = torch.randn(3, 2)
+    for args, kwargs, training, output, adds in [
+            ((x,), dict(mode='loss'), True, {}, True), ((x, None, 'loss'), {}, True, {}, True),
+            ((x, None), {}, True, {}, False), ((x, None, 'predict'), {}, True, {}, False),
+            ((x,), dict(mode='tensor'), True, {}, False), ((x,), dict(mode='loss'), False, {}, False),
+            ((x,), dict(mode='loss'), True, torch.ones(1), False)]:
+        model.train(training)(x)
+        torch.manual_seed(0)  # the same noise for the reference and the hook
+        expected = 0.5 * denoise_loss(copy.deepcopy(model)) if adds else None
+        torch.manual_seed(0)
+        result = hook._add_denoise_loss(model, args, kwargs, output)
+        assert result is output
+        if adds:
+            torch.testing.assert_close(result['loss_denoise'], expected)
+            assert float(expected.detach()) > 0
+        else:
+            assert not isinstance(result, dict) or 'loss_denoise' not in result
+        discard_recorded_calls(model)

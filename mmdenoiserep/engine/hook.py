@@ -203,8 +203,9 @@ class DenoiseRepHook(Hook):
                              'check the data)')
 
     def _add_denoise_loss(self, model, args, kwargs, output):
-        mode = kwargs.get('mode', args[2] if len(args) > 2 else 'tensor')
-        if mode == 'loss' and model.training and isinstance(output, dict):
+        # mode='loss' by keyword (as the runner passes it) or as BaseModel.forward's third positional argument
+        loss_mode = kwargs.get('mode') == 'loss' or args[2:3] == ('loss',)
+        if loss_mode and model.training and isinstance(output, dict):
             losses = denoise_loss(model, per_layer=True, positions=self.loss_positions)
             if self.check_finite:
                 self._raise_if_not_finite(losses, output)
