@@ -137,8 +137,12 @@ def logged(monkeypatch):
 
     import mmdenoiserep.engine.hook as hook_module
     records = []
-    monkeypatch.setattr(hook_module, 'print_log', lambda msg, logger=None, level=logging.INFO:
-                        records.append((logging.getLevelName(level), msg)))
+
+    def print_log(msg, logger=None, level=logging.INFO):
+        assert logger == 'current', logger  # the runner's logger
+        records.append((logging.getLevelName(level), msg))
+
+    monkeypatch.setattr(hook_module, 'print_log', print_log)
     return records
 
 
@@ -399,3 +403,13 @@ def test_loss_denoise_is_added_to_training_loss_dicts_only():
         else:
             assert not isinstance(result, dict) or 'loss_denoise' not in result
         discard_recorded_calls(model)
+
+
+def test_backbone_only_warning_names_at_most_five_layers_outside_the_backbone(logged):
+    from mmdenoiserep import add_denoisers
+    from mmdenoiserep.engine import DenoiseRepHook
+    model = add_denoisers(torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(7)]))
+    DenoiseRepHook()._set_backbone_only(model, True)
+    assert logged == [('WARNING', 'DenoiseRepHook: the denoise phase runs the full forward: denoising layers outside '
+                                  'model.backbone: 0, 1, 2, 3, 4')]
+    assert 'loss' not in vars(model)
