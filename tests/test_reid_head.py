@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdenoiserep.models import BNNeckHead, TripletLoss, batch_hard_triplet_loss
+from mmdenoiserep.models import BNNeckHead, TripletLoss, batch_hard_triplet_loss, euclidean_distance
 
 
 class Sample:
@@ -82,7 +82,8 @@ def test_predict_sets_the_test_feature(test_feature):
                 if test_feature == 'after_bn' else features)
     torch.testing.assert_close(samples[0].pred_feature, expected[0])
     torch.testing.assert_close(head((features,)), expected)
-    assert len(head.predict((torch.zeros(3, 3),))) == 3  # DataSamples made when none are given
+    assert len(head.predict((torch.zeros(5, 3),))) == 5  # DataSamples made when none are given
+    torch.testing.assert_close(head(features), expected)  # a bare tensor is the feature itself
 
 
 def test_bad_arguments_are_refused():
@@ -91,3 +92,8 @@ def test_bad_arguments_are_refused():
         BNNeckHead(4, 2, test_feature='neck')
     with pytest.raises(InputError, match='loss_weights must be'):
         BNNeckHead(4, 2, loss_weights=(1.0,))
+
+
+def test_euclidean_distance_below_one_and_at_zero():
+    distances = euclidean_distance(torch.tensor([[0.0, 0.0], [0.3, 0.4]], dtype=torch.float64))
+    torch.testing.assert_close(distances, torch.tensor([[1e-6, 0.5], [0.5, 1e-6]], dtype=torch.float64))
