@@ -195,3 +195,23 @@ def test_conversion_both_ways_keeps_the_training_mode_and_the_plain_class(traini
     conv = DenoisingConv2d.from_plain(nn.Conv2d(2, 2, 1), step_coefficients(1)).to_plain()
     assert type(conv) is nn.Conv2d
     assert type(DenoisingLinear(4, 3, step_coefficients(1)).to_plain()) is nn.Linear  # built directly
+
+
+def test_fuse_denoiser_weights_refuses_what_cannot_fuse_and_keeps_b_without_a():
+    from mmdenoiserep.core import fuse_denoiser_weights
+    weight, bias = torch.randn(6, 2, 3, 3, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    noise_weight = torch.randn(4, 2, dtype=torch.float64)
+    for args, message in [
+            ((weight, None, noise_weight, torch.randn(4)), 'a bias-free layer needs a bias-free denoiser, or '
+                                                           'fusion would add a bias'),
+            ((weight, bias, torch.randn(4, 4), None), 'noise_weight must have shape (4, 2), got (4, 4)')]:
+        with pytest.raises(ValueError) as raised:
+            fuse_denoiser_weights(*args, 0.9, 0.1, groups=2)
+        assert str(raised.value) == message
+    fused, fused_bias = fuse_denoiser_weights(weight, bias, noise_weight, None, 0.9, 0.1, groups=2)
+    assert fused_bias is bias  # no predictor bias a: b' = b
+    eye = torch.eye(2, dtype=torch.float64)  # group g of W' = W_g (c3 I - c1 A_g), by hand
+    for g in range(2):
+        w_g, a_g = weight[3 * g:3 * g + 3].reshape(3, 2, 9), noise_weight[2 * g:2 * g + 2]
+        by_hand = torch.einsum('ojk,ji->oik', w_g, 0.9 * eye - 0.1 * a_g)
+        torch.testing.assert_close(fused[3 * g:3 * g + 3], by_hand.reshape(3, 2, 3, 3), **TOL)
