@@ -252,6 +252,8 @@ def test_finetune_records_no_loss():
     set_phase(model, 'finetune')
     model.train()(make_inputs()[0])
     assert denoise_loss(model, per_layer=True) == {} and float(denoise_loss(model)) == 0.0
+    zero = denoise_loss(model)  # on the predictors' device and dtype, a scalar
+    assert zero.dtype == torch.float64 and zero.shape == () and not zero.requires_grad
     set_phase(model, 'joint')
     model(make_inputs()[0])
     assert len(denoise_loss(model, per_layer=True)) == len(denoising_layers(model))
