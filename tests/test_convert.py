@@ -276,21 +276,31 @@ def test_unlisted_linear_subclasses_are_reported(caplog):
     assert 'not in layer_types' not in caplog.text
 
 
+def conv_and_linear(phase):
+    """A grouped bias-free conv (step 2) and a Linear (step 1), converted with T = 10, beta in [0.1, 0.3]."""
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2, bias=False), nn.Flatten(), nn.Linear(6, 3))
+    add_denoisers(model, num_steps=10, beta_range=(0.1, 0.3), example_inputs=torch.randn(1, 4, 3, 3))
+    return set_phase(model, phase)
+
+
+def hand_coefficients(step):
+    """(c3, c1) of ``step`` of that schedule, from method.md: c3 = 1 / sqrt(alpha_t),
+    c1 = beta_t / (sqrt(1 - abar_t) sqrt(alpha_t)), beta_k = 0.1 + 0.2 (k - 1) / 9."""
+    import math
+    betas = [0.1 + 0.2 * k / 9 for k in range(10)]
+    alpha_bar = math.prod(1 - beta for beta in betas[:step])
+    beta = betas[step - 1]
+    return 1 / math.sqrt(1 - beta), beta / (math.sqrt(1 - alpha_bar) * math.sqrt(1 - beta))
+
+
 def test_repr_shows_each_layer_its_step_coefficients_and_phase():
     """print(model) of a converted model: the stock layer's fields, then step, c3, c1 (6 significant
     digits, from method.md's formulas) and phase; the predictor's channels, groups and bias."""
-    import math
-    model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2, bias=False), nn.Flatten(), nn.Linear(6, 3))
-    add_denoisers(model, num_steps=10, beta_range=(0.1, 0.3), example_inputs=torch.randn(1, 4, 3, 3))
-    set_phase(model, 'denoise')
-    alpha_bars = [0.9]
-    for k in range(1, 10):
-        alpha_bars.append(alpha_bars[-1] * (1 - (0.1 + 0.2 * k / 9)))
+    model = conv_and_linear('denoise')
 
     def expected(step):
-        beta = 0.1 + 0.2 * (step - 1) / 9
-        return (f'step={step}, c3={1 / math.sqrt(1 - beta):.6g}, '
-                f'c1={beta / (math.sqrt(1 - alpha_bars[step - 1]) * math.sqrt(1 - beta)):.6g}, phase=denoise')
+        c3, c1 = hand_coefficients(step)
+        return f'step={step}, c3={c3:.6g}, c1={c1:.6g}, phase=denoise'
 
     conv, linear = model[0], model[2]
     assert conv.extra_repr() == f'4, 6, kernel_size=(3, 3), stride=(1, 1), groups=2, bias=False, {expected(2)}'
@@ -301,17 +311,13 @@ def test_repr_shows_each_layer_its_step_coefficients_and_phase():
 
 
 def test_denoiser_report_is_a_table_of_the_layers_by_step():
-    import math
-    model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2, bias=False), nn.Flatten(), nn.Linear(6, 3))
-    add_denoisers(model, num_steps=10, beta_range=(0.1, 0.3), example_inputs=torch.randn(1, 4, 3, 3))
-    set_phase(model, 'finetune')
-    alpha_bar_1, alpha_bar_2 = 0.9, 0.9 * (1 - (0.1 + 0.2 / 9))
+    model = conv_and_linear('finetune')
 
-    def c3_c1(beta, alpha_bar):  # method.md: c3 = 1/sqrt(alpha_t), c1 = beta_t / (sqrt(1 - abar_t) sqrt(alpha_t))
-        return f'{1 / math.sqrt(1 - beta):.6f}  {beta / (math.sqrt(1 - alpha_bar) * math.sqrt(1 - beta)):.6f}'
+    def c3_c1(step):
+        return '{:.6f}  {:.6f}'.format(*hand_coefficients(step))
 
     assert denoiser_report(model).splitlines() == [
         'layer  type             step  weight   c3        c1        phase   ',
         '-----  ---------------  ----  -------  --------  --------  --------',
-        f'0      DenoisingConv2d  2     6x2x3x3  {c3_c1(0.1 + 0.2 / 9, alpha_bar_2)}  finetune',
-        f'2      DenoisingLinear  1     3x6      {c3_c1(0.1, alpha_bar_1)}  finetune']
+        f'0      DenoisingConv2d  2     6x2x3x3  {c3_c1(2)}  finetune',
+        f'2      DenoisingLinear  1     3x6      {c3_c1(1)}  finetune']
