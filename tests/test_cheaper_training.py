@@ -219,3 +219,34 @@ def test_positions_subset_of_a_conv_input_takes_the_drawn_positions(positions):
     abar = layer.schedule.alpha_bar
     expected = NOISE_LOSSES['l1+l2'](layer.denoiser.forward_rows(abar ** 0.5 * rows + (1 - abar) ** 0.5 * noise), noise)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_positions_subset_of_an_unbatched_conv_input_matches_its_batch_of_one():
+    """F.conv2d takes (C, H, W) inputs: the subset loss must read C at dim -3, not dim 1 (here H == C,
+    so reading dim 1 would not fail, only take the wrong rows)."""
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Conv2d(3, 2, 1))
+    add_denoisers(net, example_inputs=torch.randn(1, 3, 3, 5))
+    layer = denoising_layers(net)[0][1]
+    nn.init.normal_(layer.denoiser.weight)
+    x = torch.randn(3, 3, 5)
+    losses = []
+    for sample in (x, x[None]):
+        torch.manual_seed(7)
+        losses.append(layer.noise_prediction_loss(sample, positions=0.4).item())
+    assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize('groups', [1, 3])
+@pytest.mark.parametrize('bias', [True, False])
+def test_forward_rows_is_the_predictor_on_channels_last_rows(groups, bias):
+    """forward_rows (used by the subset loss) against the conv predictor on the same positions, float64."""
+    from mmdenoiserep.core.layers import AffineNoisePredictor
+    torch.manual_seed(0)
+    predictor = AffineNoisePredictor(6, groups=groups, bias=bias, channel_dim=1, dtype=torch.float64)
+    for parameter in predictor.parameters():
+        nn.init.normal_(parameter)
+    x = torch.randn(2, 6, 3, 4, dtype=torch.float64)
+    rows = x.permute(0, 2, 3, 1).reshape(-1, 6)
+    expected = predictor(x).permute(0, 2, 3, 1).reshape(-1, 6)
+    torch.testing.assert_close(predictor.forward_rows(rows), expected, rtol=0, atol=1e-12)

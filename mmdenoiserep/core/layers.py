@@ -199,13 +199,13 @@ class DenoisingLayer:
     def _sample_rows(self, x: Tensor, positions: float) -> Tensor:
         """(K, C): the channel vectors of K = round(positions * P) of x's P positions (at least one),
         drawn uniformly without replacement (torch.randperm), in the order drawn. Gathers only those
-        K x C values: no copy of the whole input."""
-        channels = x.shape[self._channel_dim]
-        if self._channel_dim in (-1, x.dim() - 1):  # (..., C)
-            flat = x.reshape(-1, channels)
+        K x C values: no copy of the whole input. ``x``: (..., C) for a linear layer, ([N,] C, H, W) for a
+        conv (unbatched too, as ``F.conv2d`` takes it)."""
+        if self._channel_dim == -1:  # (..., C)
+            flat = x.reshape(-1, x.shape[-1])
             keep = torch.randperm(flat.shape[0], device=x.device)[:max(1, round(positions * flat.shape[0]))]
             return flat[keep]
-        per_sample = x.reshape(x.shape[0], channels, -1)  # (N, C, H*W)
+        per_sample = x.reshape(-1, x.shape[-3], x.shape[-2] * x.shape[-1])  # (N, C, H*W); N = 1 if unbatched
         count = per_sample.shape[0] * per_sample.shape[2]
         keep = torch.randperm(count, device=x.device)[:max(1, round(positions * count))]
         return per_sample[keep // per_sample.shape[2], :, keep % per_sample.shape[2]]  # (K, C)
