@@ -63,6 +63,22 @@ def test_stale_temporary_files_of_killed_saves_are_removed_on_the_next_start(tmp
     assert not any(path.exists() for path in stale) and kept.exists()
 
 
+@pytest.mark.parametrize('main_process, backend_args, removed', [
+    (True, None, True),
+    (False, None, False),  # another rank: only the main process touches the files
+    (True, dict(backend='local'), False)])  # mmengine's backend writes in place: no temporary files of ours
+def test_stale_temporary_files_are_removed_by_the_main_process_with_the_atomic_backend_only(
+        tmp_path, monkeypatch, main_process, backend_args, removed):
+    import mmdenoiserep.engine.atomic_checkpoint_hook as module
+    monkeypatch.setattr(module, 'is_main_process', lambda: main_process)
+    stale = [tmp_path / '.epoch_3.pth.abc123.tmp', tmp_path / '.last_checkpoint.x1.tmp']
+    for path in stale:
+        path.write_bytes(b'partial')
+    runner, _ = checkpoint_runner(tmp_path, folders=False)
+    AtomicCheckpointHook(interval=1, backend_args=backend_args).before_train(runner)
+    assert [path.exists() for path in stale] == [not removed] * 2
+
+
 
 @pytest.mark.parametrize('folders', [False, True])  # folders: deepspeed saves a directory per checkpoint
 def test_max_keep_ckpts_removes_the_oldest_only_after_the_new_checkpoint_and_pointer(tmp_path, folders):

@@ -336,10 +336,11 @@ def test_a_checkpoint_with_a_non_finite_value_is_not_saved():
     hook = DenoiseRepHook()
     hook.before_save_checkpoint(None, {'state_dict': {'w': torch.ones(2)}, 'meta': {'epoch': 2, 'iter': 7}})
     hook.before_save_checkpoint(None, {'meta': {}})
-    for meta, where in [({'epoch': 2, 'iter': 7}, 'epoch 2, iteration 7'), ({}, 'epoch None, iteration None')]:
+    for meta, where in [({'epoch': 2, 'iter': 7}, 'epoch 2, iteration 7'), ({}, 'epoch None, iteration None'),
+                        (None, 'epoch None, iteration None')]:  # None: a checkpoint without 'meta'
         with pytest.raises(NonFiniteError) as raised:
             state_dict = {'w': torch.ones(2), 'v': torch.tensor([1.0, float('nan')])}
-            hook.before_save_checkpoint(None, {'state_dict': state_dict, 'meta': meta})
+            hook.before_save_checkpoint(None, dict(state_dict=state_dict, **({} if meta is None else {'meta': meta})))
         assert str(raised.value) == f'DenoiseRepHook: v holds non-finite values in the checkpoint of {where}: not saved'
 
 
@@ -351,7 +352,7 @@ def test_after_run_leaves_nothing_behind_and_may_run_twice():
     stock_hooks = (dict(model._forward_pre_hooks), dict(model._forward_hooks))
     hook.before_run(runner)
     assert len(hook._handles) == 2 + 2  # the model's pre-hook and hook, one finiteness check per layer
-    hook._set_backbone_only(model, True)  # no backbone: only a warning, nothing to undo
+    hook._set_backbone_only(model)  # no backbone: only a warning, nothing to undo
     model.train()(torch.randn(3, 2))
     assert all(layer.recorded_inputs for _, layer in denoising_layers(model))
     hook._last_losses = {'0': torch.tensor(1.0)}
@@ -377,13 +378,15 @@ def test_input_check_records_the_first_training_call_of_each_layer():
     assert {name: bool(flag) for name, flag in hook._input_finite.items()} == {'a': False, 'c': True}
 
 
-def test_loss_denoise_is_added_to_training_loss_dicts_only():
+@pytest.mark.parametrize('positions', [1.0, 0.5])
+def test_loss_denoise_is_added_to_training_loss_dicts_only(positions):
     """mode='loss' by keyword or positionally, the model in training, a dict output: ``loss_denoise`` is
-    loss_weight x the sum of the layers' losses; any other call's output is returned untouched."""
+    loss_weight x the sum of the layers' losses (over ``loss_positions`` of the positions); any other
+    call's output is returned untouched."""
     from mmdenoiserep import denoise_loss
     from mmdenoiserep.core import discard_recorded_calls
     from mmdenoiserep.engine import DenoiseRepHook
-    hook = DenoiseRepHook(loss_weight=0.5, loss_positions=1.0)
+    hook = DenoiseRepHook(loss_weight=0.5, loss_positions=positions)
     model = two_layer_model()
     x = torch.randn(3, 2)
     for args, kwargs, training, output, adds in [
@@ -393,7 +396,7 @@ def test_loss_denoise_is_added_to_training_loss_dicts_only():
             ((x,), dict(mode='loss'), True, torch.ones(1), False)]:
         model.train(training)(x)
         torch.manual_seed(0)  # the same noise for the reference and the hook
-        expected = 0.5 * denoise_loss(copy.deepcopy(model)) if adds else None
+        expected = 0.5 * denoise_loss(copy.deepcopy(model), positions=positions) if adds else None
         torch.manual_seed(0)
         result = hook._add_denoise_loss(model, args, kwargs, output)
         assert result is output
@@ -409,7 +412,7 @@ def test_backbone_only_warning_names_at_most_five_layers_outside_the_backbone(lo
     from mmdenoiserep import add_denoisers
     from mmdenoiserep.engine import DenoiseRepHook
     model = add_denoisers(torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(7)]))
-    DenoiseRepHook()._set_backbone_only(model, True)
+    DenoiseRepHook()._set_backbone_only(model)
     assert logged == [('WARNING', 'DenoiseRepHook: the denoise phase runs the full forward: denoising layers outside '
                                   'model.backbone: 0, 1, 2, 3, 4')]
     assert 'loss' not in vars(model)

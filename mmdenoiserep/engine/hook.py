@@ -2,6 +2,7 @@
 import contextlib
 import functools
 import logging
+import math
 import types
 from typing import Dict, Optional, Sequence
 
@@ -166,8 +167,7 @@ class DenoiseRepHook(Hook):
 
     def _warn_unreached_phases(self, loop) -> None:
         length = loop.max_epochs if self._count_epochs else loop.max_iters
-        reached = {self.phases[(c // self.interval) % len(self.phases)]
-                   for c in range(0, length, self.interval)}
+        reached = set(self.phases[:math.ceil(length / self.interval)])  # the phases cycle
         if reached != set(self.phases):
             unit = 'epochs' if self._count_epochs else 'iterations'
             print_log(f'DenoiseRepHook: with interval={self.interval} {unit} and {length} {unit} in the run, '
@@ -204,7 +204,7 @@ class DenoiseRepHook(Hook):
 
     def _add_denoise_loss(self, model, args, kwargs, output):
         # mode='loss' by keyword (as the runner passes it) or as BaseModel.forward's third positional argument
-        loss_mode = kwargs.get('mode') == 'loss' or args[2:3] == ('loss',)
+        loss_mode = kwargs.get('mode') == 'loss' or args[2:] == ('loss',)
         if loss_mode and model.training and isinstance(output, dict):
             losses = denoise_loss(model, per_layer=True, positions=self.loss_positions)
             if self.check_finite:
@@ -225,7 +225,9 @@ class DenoiseRepHook(Hook):
                       f'iteration {runner.iter + 1}', logger='current')
             runner.message_hub.update_info('denoiserep_phase', phase)
             self.phase = phase
-            self._set_backbone_only(model, phase == 'denoise' and self.backbone_only)
+            _restore_full_loss(model)
+            if phase == 'denoise' and self.backbone_only:
+                self._set_backbone_only(model)
             model.train()  # norm layers follow the model's own train() again (e.g. norm_eval)
         # The train loop's model.train() ran before this hook, and a backbone's train() may re-freeze
         # parts of itself (frozen_stages): put every denoiser back to what the phase says.
@@ -246,11 +248,8 @@ class DenoiseRepHook(Hook):
         print_log(f'DenoiseRepHook: phase {self.phase}, per-layer noise-prediction loss: ' +
                   ', '.join(f'{name}={value:.4f}' for name, value in values.items()), logger='current')
 
-    def _set_backbone_only(self, model: nn.Module, enable: bool) -> None:
-        """Make ``model.loss`` run only the backbone (an instance attribute), or give back the class's."""
-        if not enable:
-            model.__dict__.pop('loss', None)
-            return
+    def _set_backbone_only(self, model: nn.Module) -> None:
+        """Make ``model.loss`` run only the backbone (an instance attribute; `_restore_full_loss` undoes it)."""
         backbone = getattr(model, 'backbone', None)
         inside = {id(layer) for _, layer in denoising_layers(backbone)} if isinstance(backbone, nn.Module) else set()
         outside = [name for name, layer in denoising_layers(model) if id(layer) not in inside]
@@ -290,9 +289,14 @@ class DenoiseRepHook(Hook):
         self._input_finite = {}
         self._close_eval_cache()
         model = self._unwrap(runner)
-        self._set_backbone_only(model, False)
+        _restore_full_loss(model)
         if denoising_layers(model):
             discard_recorded_calls(model)
+
+
+def _restore_full_loss(model: nn.Module) -> None:
+    """Give back the class's ``loss`` (undo `DenoiseRepHook._set_backbone_only`)."""
+    model.__dict__.pop('loss', None)
 
 
 def _backbone_only_loss(self, inputs, data_samples=None) -> dict:
