@@ -1,5 +1,6 @@
 """Checkpoint loading with torch's weights_only safety on, and exact-key state_dict loading."""
 import io
+import pickle
 
 import pytest
 import torch
@@ -25,6 +26,44 @@ def test_mmengine_message_hub_loads_with_weights_only():
     checkpoint = load_checkpoint_file(saved({'message_hub': {'train/loss': history}, 'meta': {'seed': 0}}))
     restored = checkpoint['message_hub']['train/loss']
     assert restored.mean() == 2.0 and restored.statistics('max') == 3.0
+
+
+@pytest.fixture
+def no_process_allowlist():
+    """torch's process-wide allowlist emptied for the test (an earlier test's runner may have added the
+    mmengine globals to it with allow_mmengine_checkpoints), and restored after it."""
+    kept = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    yield
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals(kept)
+
+
+def test_the_allowlist_is_numpy_reconstruction_its_dtypes_and_history_buffer():
+    import numpy as np
+
+    from mmdenoiserep.utils import checkpoint_safe_globals
+    from mmdenoiserep.utils.checkpoint import _history_buffer_statistic
+    expected = [np._core.multiarray._reconstruct, np._core.multiarray.scalar, np.ndarray, np.dtype,
+                np.dtypes.Float64DType, np.dtypes.Float32DType, np.dtypes.Float16DType, np.dtypes.Int64DType,
+                np.dtypes.Int32DType, np.dtypes.Int8DType, np.dtypes.UInt8DType, np.dtypes.BoolDType,
+                HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr')]
+    assert checkpoint_safe_globals() == expected
+
+
+@pytest.mark.parametrize('dtype', ['float64', 'float32', 'float16', 'int64', 'int32', 'int8', 'uint8', 'bool'])
+def test_numpy_arrays_and_scalars_of_the_allowed_dtypes_load(dtype, no_process_allowlist):
+    import numpy as np
+    array = np.arange(3).astype(dtype)
+    loaded = load_checkpoint_file(saved({'array': array, 'scalar': array[1]}))
+    assert loaded['array'].dtype == np.dtype(dtype) and loaded['array'].tolist() == array.tolist()
+    assert type(loaded['scalar']) is type(array[1]) and loaded['scalar'] == array[1]
+
+
+def test_numpy_values_of_other_dtypes_are_refused(no_process_allowlist):
+    import numpy as np
+    with pytest.raises(pickle.UnpicklingError, match='Complex64DType'):
+        load_checkpoint_file(saved({'array': np.ones(2, dtype=np.complex64)}))
 
 
 class GetattrOn:

@@ -18,15 +18,20 @@ import torch
 from .errors import InputError, first_line
 from .files import write_atomically
 
-__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
+__all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
            'read_denoiserep_checkpoint', 'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
 
 
-def _numpy_globals() -> List:
+def checkpoint_safe_globals() -> List:
+    """The non-tensor globals of mmengine checkpoints that ``torch.load(weights_only=True)`` may unpickle:
+    numpy's array and scalar reconstruction with the dtypes HistoryBuffer holds, HistoryBuffer, and
+    ``getattr`` restricted to HistoryBuffer's statistics methods. Built on each call (a dozen objects)."""
+    from mmengine.logging import HistoryBuffer
     multiarray = getattr(np, '_core', np.core).multiarray
     dtype_classes = [type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32',
                                                    'int8', 'uint8', 'bool')]
-    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype] + dtype_classes
+    return ([multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype] + dtype_classes +
+            [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr')])
 
 
 def _history_buffer_statistic(owner, name: str):
@@ -38,22 +43,14 @@ def _history_buffer_statistic(owner, name: str):
     return getattr(HistoryBuffer, name)
 
 
-def _mmengine_globals() -> List:
-    from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr')]
-
-
-CHECKPOINT_SAFE_GLOBALS = _numpy_globals() + _mmengine_globals()
-
-
 def allow_mmengine_checkpoints() -> None:
-    """Allowlist ``CHECKPOINT_SAFE_GLOBALS`` for every later ``torch.load(weights_only=True)``."""
-    torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+    """Allowlist `checkpoint_safe_globals` for every later ``torch.load(weights_only=True)``."""
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
 
 
 def load_checkpoint_file(path: str, map_location='cpu') -> dict:
     """``torch.load(path, weights_only=True)`` with the mmengine globals allowed; returns the dict."""
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+    with torch.serialization.safe_globals(checkpoint_safe_globals()):
         return torch.load(path, map_location=map_location, weights_only=True)
 
 
