@@ -144,8 +144,9 @@ def test_positions_subset_is_an_unbiased_estimate_of_the_full_loss(monkeypatch):
     standard_error = (draws.var().item() / len(draws) + full_draws.var().item() / len(full_draws)) ** 0.5
     assert abs(draws.mean().item() - full_draws.mean().item()) < 4 * standard_error
     assert draws.std().item() > 2 * full_draws.std().item()  # the subsets differ (5 of the 50 positions)
-    with pytest.raises(ValueError, match='positions must be in'):
-        layer.noise_prediction_loss(x, positions=0.0)
+    for positions in (0.0, 1.5):
+        with pytest.raises(ValueError, match=rf'^positions must be in \(0, 1\], got {positions}$'):
+            layer.noise_prediction_loss(x, positions=positions)
 
 
 def test_positions_subset_of_a_linear_layer_input_and_denoise_loss_option(monkeypatch):

@@ -170,11 +170,27 @@ def test_set_phase_changes_requires_grad_only():
         'finetune': lambda p: id(p) not in denoisers and p is not model.stem[0].weight,
         'joint': lambda p: p is not model.stem[0].weight,
     }
-    for phase in ('denoise', 'finetune', 'denoise', 'joint'):
+    # denoise twice: the second call must remember what the first froze, or finetune would not thaw it
+    for phase in ('denoise', 'denoise', 'finetune', 'denoise', 'joint', 'denoise'):
+        trainable_before = {id(p): p.requires_grad for p in model.parameters()}
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
         set_phase(model, phase)
         assert {n: p for n, p in model.named_parameters()} == params_before
         assert all(p.requires_grad == expected[phase](p) for p in model.parameters()), phase
+        # a Parameter frozen by this call loses its pending gradient; every other one keeps it
+        assert all((p.grad is None) == (trainable_before[id(p)] and not p.requires_grad)
+                   for p in model.parameters()), phase
         assert all(layer.phase == phase for _, layer in denoising_layers(model))
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_denoise_loss_without_recorded_calls_is_a_zero_of_the_predictors_dtype(bias):
+    """A bias-free layer's predictor has one Parameter (A); a model without denoising layers gives a
+    float32 zero."""
+    model = add_denoisers(nn.Sequential(nn.Linear(2, 2, bias=bias)).double())
+    for zero, dtype in ((denoise_loss(model), torch.float64), (denoise_loss(nn.Linear(2, 2).double()), torch.float32)):
+        assert zero.shape == () and zero.dtype == dtype and float(zero) == 0.0
 
 
 def test_denoise_loss_sum_and_per_layer():

@@ -376,3 +376,23 @@ def test_atomic_backend_writes_whole_files_or_nothing(tmp_path, monkeypatch, met
     with pytest.raises(OSError):
         write(*(('new', path) if method == 'put_text' else (b'new', path)))
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ['file']
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o002, 0o077])
+def test_write_atomically_gives_the_mode_open_gives(tmp_path, umask):
+    """A new file: 0o666 minus the umask (checked against a plain open()); an existing file keeps its mode."""
+    import os
+    import stat
+    previous = os.umask(umask)
+    try:
+        write_atomically(str(tmp_path / 'new'), lambda f: f.write(b'x'))
+        with open(tmp_path / 'plain', 'wb'):
+            pass
+    finally:
+        os.umask(previous)
+    mode = lambda name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)  # noqa: E731
+    assert mode('new') == mode('plain') == 0o666 & ~umask
+    for kept in (0o600, 0o755, 0o2750):
+        os.chmod(tmp_path / 'new', kept)
+        write_atomically(str(tmp_path / 'new'), lambda f: f.write(b'y'))
+        assert mode('new') == kept and (tmp_path / 'new').read_bytes() == b'y'

@@ -219,3 +219,18 @@ def test_every_norm_with_running_stats_is_frozen(name, process_group):  # mmcv's
     assert freeze_running_stats(model) == ['1']
     assert not norm.training and model.training and model[3].training
     assert not keeps_running_stats(nn.BatchNorm2d(4, track_running_stats=False))
+
+
+def test_pop_noise_loss_takes_every_position_by_default_and_forgets_the_calls(monkeypatch):
+    layer = add_denoisers(nn.Sequential(nn.Linear(3, 2)).double())[0]
+    with torch.no_grad():
+        layer.denoiser.weight.normal_()
+    inputs = [torch.randn(4, 3, dtype=torch.float64), torch.randn(2, 5, 3, dtype=torch.float64)]
+    layer.train()
+    for x in inputs:
+        layer(x)
+    generator = torch.Generator().manual_seed(3)
+    monkeypatch.setattr(torch, 'randn_like', lambda t: torch.randn(t.shape, generator=generator, dtype=t.dtype))
+    loss = layer.pop_noise_loss()
+    torch.testing.assert_close(loss, expected_loss(layer, inputs, seed=3), rtol=1e-12, atol=0)
+    assert layer.recorded_inputs == [] and layer.pop_noise_loss() is None

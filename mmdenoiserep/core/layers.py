@@ -215,8 +215,7 @@ class DenoisingLayer:
         inputs, self.recorded_inputs = self.recorded_inputs, []
         if not inputs:
             return None
-        losses = [self.noise_prediction_loss(x, positions) for x in inputs]
-        return losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+        return torch.stack([self.noise_prediction_loss(x, positions) for x in inputs]).sum()
 
     def record_call(self, x: Tensor) -> None:
         """Record ``x``, an input the layer's weight is applied to, for the noise-prediction loss: in
