@@ -36,6 +36,7 @@ def test_schedule_defaults_and_boundaries():
     assert first.alpha_bar == pytest.approx(1 - 1e-4, rel=1e-12)
     assert step_coefficients(2, 2, (0.1, 0.1)).alpha_bar == pytest.approx(0.81, rel=1e-12)
     assert step_coefficients(5, 5, [0.1, 0.3]).beta == pytest.approx(0.3, rel=1e-12)
+    assert step_coefficients(1, 1, (0.1, 0.2)).beta == pytest.approx(0.1, rel=1e-12)  # one step: beta_start
 
 
 @pytest.mark.parametrize('args, message', [
