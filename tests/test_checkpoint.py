@@ -66,6 +66,21 @@ def test_numpy_values_of_other_dtypes_are_refused(no_process_allowlist):
         load_checkpoint_file(saved({'array': np.ones(2, dtype=np.complex64)}))
 
 
+def test_the_hook_allows_mmengine_checkpoints_for_resume(no_process_allowlist):
+    """mmengine's --resume calls torch.load itself: DenoiseRepHook's constructor allowlists the globals of
+    mmengine checkpoints process-wide, and only those (a getattr beyond HistoryBuffer stays refused)."""
+    from mmdenoiserep.engine import DenoiseRepHook
+    history = HistoryBuffer()
+    history.update(2.0)
+    data = saved({'message_hub': {'train/loss': history}}).getvalue()
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(io.BytesIO(data), weights_only=True)
+    DenoiseRepHook()
+    assert torch.load(io.BytesIO(data), weights_only=True)['message_hub']['train/loss'].mean() == 2.0
+    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+        torch.load(saved({'meta': GetattrOn(HistoryBuffer, 'update')}), weights_only=True)
+
+
 class GetattrOn:
     def __init__(self, owner, name):
         self.owner, self.name = owner, name
