@@ -215,3 +215,20 @@ def test_fuse_denoiser_weights_refuses_what_cannot_fuse_and_keeps_b_without_a():
         w_g, a_g = weight[3 * g:3 * g + 3].reshape(3, 2, 9), noise_weight[2 * g:2 * g + 2]
         by_hand = torch.einsum('ojk,ji->oik', w_g, 0.9 * eye - 0.1 * a_g)
         torch.testing.assert_close(fused[3 * g:3 * g + 3], by_hand.reshape(3, 2, 3, 3), **TOL)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float64])
+def test_fuse_denoiser_weights_keeps_the_dtype_and_device_of_the_weights(dtype):
+    """W', b' in W's dtype (the identity too: a float32 one would promote or fail), on W's device (meta
+    here: an identity made on the CPU would not mix with it)."""
+    from mmdenoiserep.core import fuse_denoiser_weights
+    torch.manual_seed(0)
+    reference = [torch.randn(6, 2, 3, 3, dtype=torch.float64), torch.randn(6, dtype=torch.float64),
+                 torch.randn(4, 2, dtype=torch.float64) * 0.1, torch.randn(4, dtype=torch.float64)]
+    expected = fuse_denoiser_weights(*reference, 0.9, 0.1, groups=2)
+    for device in ('cpu', 'meta'):
+        fused = fuse_denoiser_weights(*(t.to(device, dtype) for t in reference), 0.9, 0.1, groups=2)
+        assert [(t.dtype, t.device.type) for t in fused] == [(dtype, device)] * 2
+        if device == 'cpu':
+            for actual, value in zip(fused, expected):
+                torch.testing.assert_close(actual.double(), value, rtol=2e-2, atol=2e-2)
