@@ -114,6 +114,21 @@ def test_max_keep_ckpts_of_one_and_of_all(tmp_path, max_keep_ckpts, kept):
     assert runner.message_hub.get_info('keep_ckpt_ids') == (kept if max_keep_ckpts > 0 else None)
 
 
+@pytest.mark.parametrize('kwargs, backend_args', [
+    (dict(), dict(backend='mmdenoiserep_atomic_local')),
+    (dict(out_dir='/runs/a'), dict(backend='mmdenoiserep_atomic_local')),
+    (dict(out_dir='s3://bucket/runs'), None),  # remote: mmengine's backend for its scheme
+    (dict(backend_args=dict(backend='local')), dict(backend='local')),  # the user's choice stands
+    (dict(file_client_args=dict(backend='disk')), None)])  # mmengine's deprecated way, passed through
+def test_atomic_checkpoint_hook_takes_the_atomic_backend_for_local_folders_only(kwargs, backend_args):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # file_client_args
+        hook = AtomicCheckpointHook(2, by_epoch=False, **kwargs)  # mmengine's arguments, positional or not
+    assert (hook.interval, hook.by_epoch, hook.out_dir, hook.backend_args, hook.file_client_args) == (
+        2, False, kwargs.get('out_dir'), backend_args, kwargs.get('file_client_args'))
+
+
 def checkpoint_runner(tmp_path, folders):
     """A stand-in runner whose save_checkpoint writes a file (or a folder) and records, for each save,
     the files in ``tmp_path``, the pointer's content and the arguments of the call."""
