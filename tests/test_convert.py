@@ -292,6 +292,28 @@ def test_unlisted_linear_subclasses_are_reported(caplog):
     assert 'not in layer_types' not in caplog.text
 
 
+class WrappedConv(nn.Conv2d):
+    pass
+
+
+@pytest.mark.parametrize('include, exclude, listed', [
+    (None, None, 'WrappedConv, WrappedLinear'), ('*', ['1', '3'], 'WrappedConv'), (None, ['1', '2', '3'], None),
+    (['0', '2'], None, 'WrappedConv')])
+def test_unlisted_subclass_warning_follows_the_name_patterns(caplog, include, exclude, listed):
+    """Every unlisted subclass the patterns select, by type name (sorted, each once); an attention's
+    out_proj (a Linear subclass converted only with its nn.MultiheadAttention) is never listed."""
+    class WrappedLinear(nn.Linear):
+        pass
+
+    model = nn.Sequential(nn.Linear(4, 4), WrappedLinear(4, 4), WrappedConv(1, 1, 1), WrappedLinear(4, 4),
+                          nn.MultiheadAttention(4, 2), nn.Conv2d(1, 1, 1))
+    with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
+        add_denoisers(model, include=include, exclude=exclude)
+    assert [r.getMessage() for r in caplog.records] == ([] if listed is None else [
+        f'add_denoisers: layers of types {listed} subclass nn.Linear/nn.Conv2d but are not in layer_types, '
+        'so they stay unconverted; add their types to layer_types to convert them'])
+
+
 def conv_and_linear(phase):
     """A grouped bias-free conv (step 2) and a Linear (step 1), converted with T = 10, beta in [0.1, 0.3]."""
     model = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2, bias=False), nn.Flatten(), nn.Linear(6, 3))

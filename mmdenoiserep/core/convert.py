@@ -7,7 +7,7 @@ nn.Conv2d modules for their denoising subclasses (reusing the weight Parameters)
 import contextlib
 import fnmatch
 import logging
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -68,6 +68,13 @@ def _as_patterns(patterns, arg: str) -> Optional[Tuple[str, ...]]:
     if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
         raise TypeError(f'{arg} must be a glob pattern or a sequence of them, got {patterns!r}')
     return tuple(patterns)
+
+
+def _name_filter(include, exclude) -> Callable[[str], bool]:
+    """Whether a qualified module name matches ``include`` (None: every name) and no ``exclude`` pattern;
+    raises TypeError for patterns that are not strings."""
+    include, exclude = _as_patterns(include, 'include'), _as_patterns(exclude, 'exclude')
+    return lambda name: (include is None or _matches(name, include)) and not _matches(name, exclude)
 
 
 def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example_inputs) -> List[str]:
@@ -151,7 +158,7 @@ def add_denoisers(model: nn.Module,
     if not candidates:
         raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
                          f'include={include!r}, exclude={exclude!r}')
-    _warn_unlisted_subclasses(model, layer_types, candidates, include, exclude)
+    _warn_unlisted_subclasses(model, layer_types, candidates, _name_filter(include, exclude))
     names = list(candidates)
     if example_inputs is not None:
         names = _execution_order(model, candidates, example_inputs)
@@ -187,15 +194,13 @@ def add_denoisers(model: nn.Module,
 
 
 def _warn_unlisted_subclasses(model: nn.Module, layer_types: Tuple[type, ...], candidates: Dict[str, nn.Module],
-                              include, exclude) -> None:
-    """Warn about Linear/Conv2d subclasses (e.g. mmcv's wrappers) that the name patterns select but whose
+                              selects: Callable[[str], bool]) -> None:
+    """Warn about Linear/Conv2d subclasses (e.g. mmcv's wrappers) that the name filter ``selects`` but whose
     exact type is not in ``layer_types``: they stay plain, which is easy to miss."""
-    include, exclude = _as_patterns(include, 'include'), _as_patterns(exclude, 'exclude')
     attention_parts = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
     unlisted = sorted({type(m).__name__ for n, m in model.named_modules()
                        if isinstance(m, (nn.Linear, nn.Conv2d)) and type(m) not in layer_types
-                       and n not in candidates and id(m) not in attention_parts
-                       and (include is None or _matches(n, include)) and not _matches(n, exclude)})
+                       and n not in candidates and id(m) not in attention_parts and selects(n)})
     if unlisted:
         logger.warning('add_denoisers: layers of types %s subclass nn.Linear/nn.Conv2d but are not in '
                        'layer_types, so they stay unconverted; add their types to layer_types to convert them',
@@ -226,9 +231,8 @@ def selected_layers(model: nn.Module, layer_types: Tuple[type, ...],
                     exclude: Union[str, Sequence[str], None] = None) -> Dict[str, nn.Module]:
     """{name: module} of the `convertible_layers` whose name matches ``include`` (None: all) and not
     ``exclude`` (glob patterns): what `add_denoisers` converts, before the example forward."""
-    include, exclude = _as_patterns(include, 'include'), _as_patterns(exclude, 'exclude')
-    return {name: module for name, module in convertible_layers(model, tuple(layer_types))
-            if (include is None or _matches(name, include)) and not _matches(name, exclude)}
+    selects = _name_filter(include, exclude)
+    return {name: module for name, module in convertible_layers(model, tuple(layer_types)) if selects(name)}
 
 
 def _swap_modules(model: nn.Module, replacements: Dict[int, nn.Module]) -> None:
