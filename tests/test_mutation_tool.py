@@ -53,8 +53,9 @@ def test_patterns_and_survivors_become_the_mutants_mutmut_runs(tool):
     assert command[1:] == ['-m', 'mutmut', 'run', '--max-children', '1', 'tools.*']
     assert kwargs['env']['OMP_NUM_THREADS'] == '1'
     assert run_tool('mutation_test', '--survivors', 'mmdenoiserep.*').returncode == 0
-    assert tool.commands[-1][0][4:] == ['mmdenoiserep.core.fusion.x_f__mutmut_2',
-                                        'mmdenoiserep.core.schedule.x_s__mutmut_1']
+    assert tool.commands[-1][0][4:] == ['mmdenoiserep.core.fusion.x_f__mutmut_2',  # survived
+                                        'mmdenoiserep.core.schedule.x_s__mutmut_1',  # no test
+                                        'mmdenoiserep.core.schedule.x_s__mutmut_2']  # not run
     assert run_tool('mutation_test').returncode == 0
     assert tool.commands[-1][0][3:] == ['run']  # all: the mutants without a result
 

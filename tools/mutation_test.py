@@ -7,8 +7,8 @@ Runs ``mutmut run`` and prints one row per module: mutants, killed (a test faile
 mutmut's timeout), survived, not covered by any test of the selection, and the score killed / mutants.
 Results accumulate in ``mutants/``. Without PATTERNs a run tests only the mutants without a result (new,
 changed, or left by an interrupted run); PATTERNs (e.g. ``'mmdenoiserep.core.fusion*'``) test every mutant
-whose name matches, again. ``--survivors`` tests again those that survived or had no test (after adding
-tests). ``--report-only`` prints the table from what is there. ``--fail-under P``: exit 1 when a module
+whose name matches, again. ``--survivors`` tests the (matching) mutants that no test killed: those that
+survived or had no test (again, after adding tests), and those not tested yet. ``--report-only`` prints the table from what is there. ``--fail-under P``: exit 1 when a module
 scores below P percent.
 """
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ('mmdenoiserep/core', 'mmdenoiserep/engine', 'mmdenoiserep/models', 'mmdenoiserep/utils',
            'tools/fuse_ckpt.py')
-KILLED, SURVIVED, NO_TESTS = 'killed', 'survived', 'not covered'
+KILLED, SURVIVED, NO_TESTS, NOT_RUN = 'killed', 'survived', 'not covered', 'not run'
 STATUS_BY_EXIT_CODE = {1: KILLED, 3: KILLED, 36: KILLED, 24: KILLED, -24: KILLED, 152: KILLED, 255: KILLED,
                        -9: KILLED, -11: KILLED, 0: SURVIVED, 5: NO_TESTS, 33: NO_TESTS}  # mutmut's codes
 
@@ -31,7 +31,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('patterns', nargs='*', help="mutant name patterns (default: all)")
     parser.add_argument('--survivors', action='store_true',
-                        help='test again the (matching) mutants that survived or had no test')
+                        help='test the (matching) mutants that no test killed yet: survived, not covered or not run')
     parser.add_argument('--max-children', type=int, help='parallel mutant workers (default: mutmut\'s, the CPUs)')
     parser.add_argument('--fail-under', type=float, help='exit 1 if a module scores below this percentage')
     parser.add_argument('--report-only', action='store_true', help='print the table of the last run only')
@@ -52,7 +52,7 @@ def results(patterns=()):
         module = module_of(Path(str(meta)[:-len('.meta')]))
         for name, code in json.loads(meta.read_text())['exit_code_by_key'].items():
             if not patterns or any(fnmatch(name, pattern) for pattern in patterns):
-                yield name, module, 'not run' if code is None else STATUS_BY_EXIT_CODE.get(code, f'other ({code})')
+                yield name, module, NOT_RUN if code is None else STATUS_BY_EXIT_CODE.get(code, f'other ({code})')
 
 
 def outcomes(patterns=()) -> dict:
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     if not args.report_only:
         names = args.patterns
         if args.survivors:
-            names = [name for name, _, status in results(args.patterns) if status in (SURVIVED, NO_TESTS)]
+            names = [name for name, _, status in results(args.patterns) if status in (SURVIVED, NO_TESTS, NOT_RUN)]
             if not names:
                 print('mutation_test.py: error: no surviving mutants in mutants/ to test again', file=sys.stderr)
                 return 1
