@@ -103,7 +103,20 @@ def test_max_keep_ckpts_removes_the_oldest_only_after_the_new_checkpoint_and_poi
                                          by_epoch=True, backend_args=hook.backend_args, file_client_args=None)
 
 
-@pytest.mark.parametrize('max_keep_ckpts, kept', [(1, [3]), (-1, [1, 2, 3])])  # -1: mmengine's default, keep all
+def test_checkpoint_saves_pass_file_client_args_and_extra_arguments_through(tmp_path):
+    """mmengine's deprecated file_client_args and the hook's extra keyword arguments reach save_checkpoint."""
+    import warnings
+    runner, on_disk_at_save = checkpoint_runner(tmp_path, folders=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        hook = AtomicCheckpointHook(interval=1, file_client_args=dict(backend='disk'), callback='x')
+        hook.before_train(runner)
+    hook._save_checkpoint_with_step(runner, 1, meta={})
+    assert on_disk_at_save[0][2] == dict(save_optimizer=True, save_param_scheduler=True, meta={}, by_epoch=True,
+                                         backend_args=None, file_client_args=dict(backend='disk'), callback='x')
+
+
+@pytest.mark.parametrize('max_keep_ckpts, kept', [(1, [3]), (-1, [1, 2, 3]), (0, [1, 2, 3])])  # <= 0: keep all
 def test_max_keep_ckpts_of_one_and_of_all(tmp_path, max_keep_ckpts, kept):
     runner, _ = checkpoint_runner(tmp_path, folders=False)
     hook = AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=max_keep_ckpts)

@@ -233,12 +233,15 @@ def test_before_train_warns_of_phases_the_run_never_reaches(kind, length, unreac
 
 def test_before_train_lists_the_layers_with_frozen_stock_weights(logged):
     from mmdenoiserep.engine import DenoiseRepHook
-    runner = stand_in_runner(loop=train_loop('epoch', 2))
-    runner.model[1].weight.requires_grad_(False)
+    from mmdenoiserep import add_denoisers
+    runner = stand_in_runner(add_denoisers(torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(3)])),
+                             loop=train_loop('epoch', 2))
+    for index in (0, 2):
+        runner.model[index].weight.requires_grad_(False)
     DenoiseRepHook().before_train(runner)
-    assert logged == [('INFO', 'DenoiseRepHook: 1 of 2 denoising layers have frozen stock weights (e.g. '
+    assert logged == [('INFO', 'DenoiseRepHook: 2 of 3 denoising layers have frozen stock weights (e.g. '
                                'frozen_stages): the weights stay frozen, their denoisers train in the denoise phase '
-                               'like all others: 1')]
+                               'like all others: 0, 2')]
 
 
 def test_before_train_refuses_a_model_without_denoisers_and_ddp_that_waits_for_frozen_parameters(
@@ -260,6 +263,19 @@ def test_before_train_refuses_a_model_without_denoisers_and_ddp_that_waits_for_f
     DenoiseRepHook().before_train(stand_in_runner(MMDistributedDataParallel(two_layer_model(),
                                                                              find_unused_parameters=True),
                                                   train_loop('epoch', 2)))
+
+
+def test_before_train_accepts_a_model_wrapper_without_find_unused_parameters(monkeypatch):
+    """mmengine's MMSeparateDistributedDataParallel (GANs) wraps each submodule in its own DDP and has no
+    find_unused_parameters of its own: nothing to refuse."""
+    from types import SimpleNamespace
+
+    import mmdenoiserep.engine.hook as hook_module
+    from mmdenoiserep.engine import DenoiseRepHook
+    wrapped = two_layer_model()
+    monkeypatch.setattr(hook_module, 'is_model_wrapper', lambda model: model is wrapper)
+    wrapper = SimpleNamespace(module=wrapped)
+    DenoiseRepHook().before_train(stand_in_runner(wrapper, train_loop('epoch', 2)))
 
 
 def test_non_finite_check_names_the_first_input_then_loss_then_task_loss_term():
