@@ -329,6 +329,8 @@ def test_compare_features_allows_rtol_times_the_feature_scale(capsys):
     assert compare([big + torch.tensor([[9.9e-4, 0.0]]), small], [big, small]) == pytest.approx(9.9e-4, rel=1e-3)
     assert capsys.readouterr().out == 'max |fused - unfused| over 2 feature maps: 0.00099 (max |unfused| 10)\n'
     assert compare([small + 9e-5], [small]) == pytest.approx(9e-5, rel=1e-3)
+    zero = torch.zeros(1, dtype=torch.float64)
+    assert compare([zero + 1e-4], [zero]) == 1e-4  # exactly at the tolerance: accepted
     for actual, expected, message in [
             ([big + 1.1e-3], [big], 'fused outputs differ from the unfused model by 0.0011'),
             ([small + 1.5e-4], [small], 'fused outputs differ from the unfused model by 0.00015'),
