@@ -44,7 +44,7 @@ from mmengine.runner import Runner
 
 from mmdenoiserep import denoise_loss, denoising_layers, fuse_denoisers, fused_weights_cached, set_phase
 from mmdenoiserep.core import freeze_running_stats
-from mmdenoiserep.engine.hook import DenoiseRepHook
+from mmdenoiserep.engine.hook import DenoiseRepHook, _restore_full_loss
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.runner import add_config_args, load_config
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, write_atomically
@@ -174,7 +174,8 @@ def train_iteration(model, data, phase, backbone_only: bool, positions: float):
     model.train()
     if phase is not None:
         set_phase(model, phase)
-        hook._set_backbone_only(model, backbone_only)
+        if backbone_only:
+            hook._set_backbone_only(model)
         if phase == 'denoise':
             freeze_running_stats(model)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6)
@@ -185,7 +186,7 @@ def train_iteration(model, data, phase, backbone_only: bool, positions: float):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    hook._set_backbone_only(model, False)
+    _restore_full_loss(model)
 
 
 def train_measurements(model_for, data, repeats: int, kinds: dict) -> dict:
