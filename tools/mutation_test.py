@@ -8,8 +8,8 @@ mutmut's timeout), survived, not covered by any test of the selection, and the s
 Results accumulate in ``mutants/``. Without PATTERNs a run tests only the mutants without a result (new,
 changed, or left by an interrupted run); PATTERNs (e.g. ``'mmdenoiserep.core.fusion*'``) test every mutant
 whose name matches, again. ``--survivors`` tests the (matching) mutants that no test killed: those that
-survived or had no test (again, after adding tests), and those not tested yet. ``--report-only`` prints the table from what is there. ``--fail-under P``: exit 1 when a module
-scores below P percent.
+survived or had no test (again, after adding tests), and those not tested yet. ``--report-only`` prints
+the table from what is there. ``--fail-under P``: exit 1 when a module scores below P percent.
 """
 import argparse
 import json
