@@ -359,3 +359,10 @@ def test_denoiser_report_is_a_table_of_the_layers_by_step():
         '-----  ---------------  ----  -------  --------  --------  --------',
         f'0      DenoisingConv2d  2     6x2x3x3  {c3_c1(2)}  finetune',
         f'2      DenoisingLinear  1     3x6      {c3_c1(1)}  finetune']
+
+
+def test_denoiser_report_orders_rows_by_step_not_by_name():
+    """Eleven layers: by name '10' would come before '2'; by step (first executed first) it comes last."""
+    model = add_denoisers(nn.Sequential(*[nn.Linear(3, 3) for _ in range(11)]))
+    rows = denoiser_report(model).splitlines()[2:]
+    assert [row.split()[:3] for row in rows] == [[str(i), 'DenoisingLinear', str(11 - i)] for i in range(11)]

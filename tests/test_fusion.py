@@ -197,7 +197,7 @@ def test_conversion_both_ways_keeps_the_training_mode_and_the_plain_class(traini
     assert type(DenoisingLinear(4, 3, step_coefficients(1)).to_plain()) is nn.Linear  # built directly
 
 
-def test_fuse_denoiser_weights_refuses_what_cannot_fuse_and_keeps_b_without_a():
+def test_fuse_denoiser_weights_by_hand_and_what_it_refuses():
     from mmdenoiserep.core import fuse_denoiser_weights
     weight, bias = torch.randn(6, 2, 3, 3, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
     noise_weight = torch.randn(4, 2, dtype=torch.float64)
@@ -215,6 +215,10 @@ def test_fuse_denoiser_weights_refuses_what_cannot_fuse_and_keeps_b_without_a():
         w_g, a_g = weight[3 * g:3 * g + 3].reshape(3, 2, 9), noise_weight[2 * g:2 * g + 2]
         by_hand = torch.einsum('ojk,ji->oik', w_g, 0.9 * eye - 0.1 * a_g)
         torch.testing.assert_close(fused[3 * g:3 * g + 3], by_hand.reshape(3, 2, 3, 3), **TOL)
+    w, b, a_mat, a = (torch.randn(*shape, dtype=torch.float64) for shape in [(3, 4), (3,), (4, 4), (4,)])
+    fused, fused_bias = fuse_denoiser_weights(w, b, a_mat, a, 0.9, 0.1)  # a Linear: groups defaults to 1
+    torch.testing.assert_close(fused, w @ (0.9 * torch.eye(4, dtype=torch.float64) - 0.1 * a_mat), **TOL)
+    torch.testing.assert_close(fused_bias, b - 0.1 * w @ a, **TOL)
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float64])

@@ -88,6 +88,7 @@ def converted(stock, example, **kwargs):
 
 CASES = {
     'registered reader': (Reader, (5, 4), {}, ['stem', 'block.proj', 'biased.proj', 'head']),
+    'reader at the root': (ReadsItsBiasedProjection, (5, 6), {}, ['proj']),  # named 'proj', not '.proj'
     'multihead attention': (Attention, (2, 6, 8), dict(layer_types=(nn.Linear, nn.MultiheadAttention)),
                             ['reduce', 'cross.in_proj', 'cross.out_proj', 'self_attn.in_proj',
                              'self_attn.out_proj', 'head']),

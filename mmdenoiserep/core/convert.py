@@ -85,7 +85,7 @@ def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example
     """
     order: List[str] = []
     handles = []
-    owners = {**read_layers(model), **_attention_parts(model)}
+    owners = {**read_layers(model), **_attention_out_projections(model)}
     for name, module in candidates.items():
         def record(_module, _inputs, name=name):
             if name not in order:
@@ -207,10 +207,10 @@ def _warn_unlisted_subclasses(model: nn.Module, layer_types: Tuple[type, ...], c
                        ', '.join(unlisted))
 
 
-def _attention_parts(model: nn.Module) -> Dict[str, str]:
-    """{'<attn>.in_proj' and '<attn>.out_proj': '<attn>'} for every convertible nn.MultiheadAttention."""
-    return {f'{name}.{part}': name for name, m in model.named_modules() if convertible_attention(m)
-            for part in ('in_proj', 'out_proj')}
+def _attention_out_projections(model: nn.Module) -> Dict[str, str]:
+    """{'<attn>.out_proj': '<attn>'} for every convertible nn.MultiheadAttention: the attention reads its
+    out_proj's weight. (Its in_proj candidate is the attention itself.)"""
+    return {f'{name}.out_proj': name for name, m in model.named_modules() if convertible_attention(m)}
 
 
 def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...]):
