@@ -241,6 +241,18 @@ def test_bad_input_raises_clear_errors(call, error, message):
     assert str(raised.value) == message
 
 
+def test_add_denoisers_defaults_to_a_1000_step_schedule_and_passes_noise_loss_to_every_layer():
+    """Step 2 of the default schedule by hand: beta_2 = 1e-4 + (2e-3 - 1e-4) / 999 (linear over 1000 steps);
+    noise_loss reaches every layer, an attention's in_proj included."""
+    model = add_denoisers(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)))
+    beta_2 = 1e-4 + 1.9e-3 / 999
+    assert model[0].step == 2 and model[0].schedule.alpha_bar == pytest.approx((1 - 1e-4) * (1 - beta_2), abs=1e-15)
+    model = add_denoisers(nn.ModuleDict(dict(attn=nn.MultiheadAttention(8, 2), head=nn.Linear(8, 2))),
+                          layer_types=(nn.Linear, nn.MultiheadAttention), noise_loss='l2')
+    assert {name: layer.noise_loss for name, layer in denoising_layers(model)} == {
+        'attn.in_proj': 'l2', 'attn.out_proj': 'l2', 'head': 'l2'}
+
+
 def test_num_steps_may_equal_the_number_of_layers():
     model = add_denoisers(TinyResNet(), num_steps=7)
     assert sorted(layer.step for _, layer in denoising_layers(model)) == list(range(1, 8))
