@@ -9,6 +9,7 @@ from toy_models import TinyResNet, TinyViT
 import mmdenoiserep
 from mmdenoiserep import (add_denoisers, denoise_loss, denoiser_parameters, denoiser_report,
                           denoising_layers, fuse_denoisers, set_phase)
+from mmdenoiserep.core import convertible_layers
 
 MODELS = {'resnet': TinyResNet, 'vit': TinyViT}
 
@@ -302,6 +303,18 @@ def test_unlisted_linear_subclasses_are_reported(caplog):
     with caplog.at_level('WARNING', logger='mmdenoiserep.core.convert'):
         add_denoisers(nn.Sequential(nn.Linear(4, 4), WrappedLinear(4, 4)), layer_types=(nn.Linear, WrappedLinear))
     assert 'not in layer_types' not in caplog.text
+
+
+def test_convertible_layers_name_an_attentions_out_proj_once():
+    """With nn.MultiheadAttention listed, its out_proj comes with it (as '<attn>.out_proj', once, also when
+    its class is listed too); without, the out_proj is an ordinary layer of a listed class."""
+    from torch.nn.modules.linear import NonDynamicallyQuantizableLinear as OutProj
+    model = nn.ModuleDict(dict(attn=nn.MultiheadAttention(8, 2), head=nn.Linear(8, 2)))
+    attention = model['attn']
+    for layer_types in [(nn.Linear, nn.MultiheadAttention), (nn.MultiheadAttention, OutProj, nn.Linear)]:
+        assert list(convertible_layers(model, layer_types)) == [
+            ('attn.in_proj', attention), ('attn.out_proj', attention.out_proj), ('head', model['head'])]
+    assert list(convertible_layers(model, (OutProj,))) == [('attn.out_proj', attention.out_proj)]
 
 
 class WrappedConv(nn.Conv2d):

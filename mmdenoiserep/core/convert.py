@@ -158,7 +158,7 @@ def add_denoisers(model: nn.Module,
     if not candidates:
         raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
                          f'include={include!r}, exclude={exclude!r}')
-    _warn_unlisted_subclasses(model, layer_types, candidates, _name_filter(include, exclude))
+    _warn_unlisted_subclasses(model, candidates, _name_filter(include, exclude))
     names = list(candidates)
     if example_inputs is not None:
         names = _execution_order(model, candidates, example_inputs)
@@ -193,14 +193,14 @@ def add_denoisers(model: nn.Module,
     return model
 
 
-def _warn_unlisted_subclasses(model: nn.Module, layer_types: Tuple[type, ...], candidates: Dict[str, nn.Module],
+def _warn_unlisted_subclasses(model: nn.Module, candidates: Dict[str, nn.Module],
                               selects: Callable[[str], bool]) -> None:
-    """Warn about Linear/Conv2d subclasses (e.g. mmcv's wrappers) that the name filter ``selects`` but whose
-    exact type is not in ``layer_types``: they stay plain, which is easy to miss."""
+    """Warn about Linear/Conv2d subclasses (e.g. mmcv's wrappers) that the name filter ``selects`` but that
+    are not ``candidates`` (their exact type is not listed): they stay plain, which is easy to miss."""
     attention_parts = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
     unlisted = sorted({type(m).__name__ for n, m in model.named_modules()
-                       if isinstance(m, (nn.Linear, nn.Conv2d)) and type(m) not in layer_types
-                       and n not in candidates and id(m) not in attention_parts and selects(n)})
+                       if isinstance(m, (nn.Linear, nn.Conv2d)) and n not in candidates
+                       and id(m) not in attention_parts and selects(n)})
     if unlisted:
         logger.warning('add_denoisers: layers of types %s subclass nn.Linear/nn.Conv2d but are not in '
                        'layer_types, so they stay unconverted; add their types to layer_types to convert them',
