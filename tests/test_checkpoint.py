@@ -97,8 +97,13 @@ def test_getattr_is_refused_beyond_history_buffer_statistics(owner, name):
 
 
 @pytest.mark.parametrize('name', ['min', 'max', 'current', 'mean'])
-def test_getattr_of_history_buffer_statistics_is_allowed(name):
-    assert load_checkpoint_file(saved({'meta': GetattrOn(HistoryBuffer, name)}))['meta'] is getattr(HistoryBuffer, name)
+def test_getattr_of_history_buffer_statistics_is_allowed(name, monkeypatch):
+    """Also in a process that has built no HistoryBuffer yet (fuse_ckpt): the first one registers the
+    statistics methods in the class-wide ``_statistics_methods``, which this test empties."""
+    data = saved({'meta': GetattrOn(HistoryBuffer, name)}).getvalue()
+    for registered in ({}, dict(HistoryBuffer._statistics_methods)):
+        monkeypatch.setattr(HistoryBuffer, '_statistics_methods', registered)
+        assert load_checkpoint_file(io.BytesIO(data))['meta'] is getattr(HistoryBuffer, name)
 
 
 def test_torch_load_default_stays_strict():
@@ -124,6 +129,9 @@ def test_load_state_dict_exact():
         load_state_dict_exact(wide, state)
     assert str(raised.value) == ('missing 5 keys (0.bias, 1.bias, 1.weight, ...); unexpected 4 keys (x0, x1, x2, ...); '
                                  'shape mismatch in 1 keys (0.weight (3, 2) vs (2, 2))')
+    del state['x3']
+    with pytest.raises(ValueError, match=r'; unexpected 3 keys \(x0, x1, x2\); '):  # three: no '...'
+        load_state_dict_exact(wide, state)
 
 
 def test_check_checkpoint_file_names_what_is_wrong(tmp_path):
@@ -159,6 +167,7 @@ def test_the_first_non_finite_floating_tensor_is_named():
     state = {'steps': torch.tensor([2 ** 62]), 'ok': torch.ones(3),
              'w': torch.tensor([1.0, float('nan'), float('inf'), 2.0]), 'v': torch.tensor([float('nan')])}
     assert first_non_finite(state) == ('w', 2, 4)
+    assert first_non_finite({'w': torch.tensor([1.0, float('-inf'), 2.0])}) == ('w', 1, 3)  # non-finite, not finite
     assert first_non_finite({'ok': torch.ones(2), 'n': 3}) is None
     check_finite({'ok': torch.ones(2)}, 'run/epoch_1.pth')
     with pytest.raises(InputError) as raised:
@@ -174,6 +183,8 @@ def test_read_denoiserep_checkpoint_takes_what_real_runs_write(tmp_path):
     averaged = {'conv.weight': torch.zeros(2), 'conv.denoiser.weight': torch.full((2,), 5.0)}
     cases = {
         'bare': (raw, False, raw, "the checkpoint's weights", {}),
+        'bare, keys named meta': ({**raw, 'meta': torch.ones(3)}, False, {**raw, 'meta': torch.ones(3)},
+                                  "the checkpoint's weights", {}),  # a bare state_dict's 'meta' is a tensor
         'ddp': ({'state_dict': {f'module.{k}': v for k, v in raw.items()}, 'meta': {'epoch': 4}}, False, raw,
                 "the checkpoint's weights", {'epoch': 4}),
         'ema-raw': ({'state_dict': averaged, 'ema_state_dict': {f'module.{k}': v for k, v in raw.items()},
@@ -189,6 +200,7 @@ def test_read_denoiserep_checkpoint_takes_what_real_runs_write(tmp_path):
         assert got_meta == {**meta, 'denoiserep_weights': weights}, name
     torch.save({'state_dict': {'conv.weight': torch.ones(2)}}, tmp_path / 'fused.pth')
     torch.save({'state_dict': {}}, tmp_path / 'empty.pth')
+    torch.save({**raw, 'conv.bias': torch.tensor([0.0, float('inf')])}, tmp_path / 'diverged.pth')
     (tmp_path / 'text.pth').write_text('not a checkpoint')
     for path, ema, message in [
             (tmp_path / 'missing.pth', False, f'checkpoint not found: {tmp_path}/missing.pth'),
@@ -197,6 +209,8 @@ def test_read_denoiserep_checkpoint_takes_what_real_runs_write(tmp_path):
             (tmp_path / 'fused.pth', False, f'{tmp_path}/fused.pth has no denoiser parameters (already fused, or not '
                                             'a DenoiseRep checkpoint)'),
             (tmp_path / 'empty.pth', False, f'{tmp_path}/empty.pth holds no state_dict of tensors'),
+            (tmp_path / 'diverged.pth', False, f'{tmp_path}/diverged.pth holds non-finite values in conv.bias (1 of '
+                                               '2): a diverged run; refusing to use it'),
             (tmp_path / 'text.pth', False, f'cannot read checkpoint {tmp_path}/text.pth: UnpicklingError: ')]:
         with pytest.raises(InputError) as raised:
             read_denoiserep_checkpoint(str(path), ema=ema)
@@ -213,3 +227,24 @@ def test_checkpoint_state_dict_needs_a_mapping_of_tensors():
         with pytest.raises(InputError) as raised:
             checkpoint_state_dict(bad)
         assert str(raised.value) == 'holds no state_dict of tensors'
+
+
+def test_load_checkpoint_file_maps_to_the_given_device():
+    """map_location reaches torch.load: 'meta' gives meta tensors; by default the CPU."""
+    data = saved({'w': torch.ones(2)}).getvalue()
+    assert load_checkpoint_file(io.BytesIO(data), map_location='meta')['w'].device.type == 'meta'
+    assert load_checkpoint_file(io.BytesIO(data))['w'].device.type == 'cpu'
+
+
+def test_an_unfused_checkpoint_is_refused_for_a_model_without_denoisers():
+    from mmdenoiserep import add_denoisers
+    from mmdenoiserep.utils import check_not_unfused
+    unfused = add_denoisers(nn.Sequential(nn.Linear(2, 2))).state_dict()
+    with pytest.raises(InputError) as raised:
+        check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': unfused})
+    assert str(raised.value) == (
+        'the checkpoint is an unfused DenoiseRep checkpoint (2 denoiser tensors) and this model has no denoisers: '
+        'fuse it first with tools/fuse_ckpt.py DENOISEREP_CONFIG CHECKPOINT OUT, or use its DenoiseRep config')
+    check_not_unfused(add_denoisers(nn.Sequential(nn.Linear(2, 2))), unfused)  # a model with denoisers
+    check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': {'0.weight': torch.ones(2, 2)}})  # fused
+    check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': {}})  # not a state_dict: left to loading

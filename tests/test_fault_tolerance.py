@@ -406,6 +406,17 @@ def test_atomic_backend_writes_whole_files_or_nothing(tmp_path, monkeypatch, met
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ['file']
 
 
+def test_write_atomically_writes_a_hidden_temporary_file_beside_the_target(tmp_path):
+    """'.<name>.<random>.tmp' in the target's folder (made if missing): the same file system, so the rename is
+    atomic, and the name the cleanup of killed saves looks for."""
+    import re
+    folder = tmp_path / 'made'
+    during = []
+    write_atomically(str(folder / 'out.pth'), lambda f: during.extend(p.name for p in folder.iterdir()))
+    assert len(during) == 1 and re.fullmatch(r'\.out\.pth\.\w+\.tmp', during[0]), during
+    assert [p.name for p in folder.iterdir()] == ['out.pth']
+
+
 @pytest.mark.parametrize('umask', [0o022, 0o002, 0o077])
 def test_write_atomically_gives_the_mode_open_gives(tmp_path, umask):
     """A new file: 0o666 minus the umask (checked against a plain open()); an existing file keeps its mode."""

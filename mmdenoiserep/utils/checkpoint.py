@@ -118,7 +118,7 @@ def read_denoiserep_checkpoint(path: str, ema: bool = False) -> Tuple[dict, dict
         state_dict = dict(checkpoint_state_dict(checkpoint))
     except InputError as error:
         raise InputError(f'{path} {error}') from error
-    averaged = checkpoint.get('ema_state_dict') if 'state_dict' in checkpoint else None
+    averaged = checkpoint.get('ema_state_dict')  # a Mapping only in an EMAHook checkpoint (a bare one: a tensor)
     if ema and not isinstance(averaged, Mapping):
         raise InputError(f'{path} holds no EMA weights (no ema_state_dict: not saved with EMAHook); drop --ema')
     if isinstance(averaged, Mapping) and not ema:  # EMAHook swapped: the raw weights are in ema_state_dict
