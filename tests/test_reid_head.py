@@ -48,6 +48,27 @@ def test_triplet_loss_one_identity_is_zero_with_gradient_and_zero_distance_is_fi
     assert torch.isfinite(same.grad).all()
 
 
+def hand_cross_entropy(head, features, labels, smooth):
+    """Label-smoothed cross-entropy of the head's classifier on batch-normalised (training) ``features``."""
+    normed = (features - features.mean(0)) / torch.sqrt(features.var(0, unbiased=False) + 1e-5)
+    log_probs = F.log_softmax(normed @ head.classifier.weight.T, dim=1)
+    count, classes = log_probs.shape
+    target = torch.full((count, classes), smooth / classes)
+    target[torch.arange(count), labels] += 1 - smooth
+    return -(target * log_probs).sum(1).mean().item()
+
+
+def test_default_losses_are_smoothing_0_1_and_soft_margin_with_weight_1():
+    torch.manual_seed(0)
+    head = BNNeckHead(in_channels=6, num_classes=4)
+    features, labels = torch.randn(8, 6), [0, 0, 1, 1, 2, 2, 3, 3]
+    losses = head.loss(features, [Sample(label) for label in labels])
+    assert losses['loss_cls'].item() == pytest.approx(hand_cross_entropy(head, features, labels, 0.1), rel=1e-5)
+    assert losses['loss_triplet'].item() == pytest.approx(reference_triplet(features, labels, None), rel=1e-5)
+    assert TripletLoss()(features, torch.tensor(labels)).item() == pytest.approx(
+        reference_triplet(features, labels, None), rel=1e-5)
+
+
 def test_losses_match_hand_computation_and_bn_bias_stays_frozen():
     torch.manual_seed(0)
     head = BNNeckHead(in_channels=6, num_classes=4, label_smooth=0.2, triplet_margin=0.3, loss_weights=(0.7, 1.5))
@@ -56,13 +77,8 @@ def test_losses_match_hand_computation_and_bn_bias_stays_frozen():
     features = torch.randn(8, 6)
     labels = [0, 0, 1, 1, 2, 2, 3, 3]
     losses = head.loss((torch.randn(8, 6), features), [Sample(label) for label in labels])  # last output used
-    normed = (features - features.mean(0)) / torch.sqrt(features.var(0, unbiased=False) + 1e-5)
-    log_probs = F.log_softmax(normed @ head.classifier.weight.T, dim=1)
-    target = torch.full((8, 4), 0.2 / 4)
-    target[torch.arange(8), labels] += 0.8
-    expected_ce = -(target * log_probs).sum(1).mean()
     assert set(losses) == {'loss_cls', 'loss_triplet'}  # never 'loss', the name of mmengine's total
-    assert losses['loss_cls'].item() == pytest.approx(0.7 * expected_ce.item(), rel=1e-5)
+    assert losses['loss_cls'].item() == pytest.approx(0.7 * hand_cross_entropy(head, features, labels, 0.2), rel=1e-5)
     assert losses['loss_triplet'].item() == pytest.approx(1.5 * reference_triplet(features, labels, 0.3), rel=1e-5)
     sum(losses.values()).backward()
     assert head.bottleneck.weight.grad is not None and head.bottleneck.bias.grad is None
