@@ -69,6 +69,15 @@ class Attention(nn.Module):
         return self.head(self.self_attn(y, y, y)[0].transpose(0, 1))
 
 
+class BiasFreeAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, bias=False, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
 @pytest.fixture
 def reader_registered():
     register_weight_reader(ReadsItsProjection, {'proj': (0, 'x')})
@@ -92,6 +101,8 @@ CASES = {
     'multihead attention': (Attention, (2, 6, 8), dict(layer_types=(nn.Linear, nn.MultiheadAttention)),
                             ['reduce', 'cross.in_proj', 'cross.out_proj', 'self_attn.in_proj',
                              'self_attn.out_proj', 'head']),
+    'bias-free attention': (BiasFreeAttention, (2, 5, 8), dict(layer_types=(nn.MultiheadAttention,)),
+                            ['attn.in_proj', 'attn.out_proj']),
 }
 
 

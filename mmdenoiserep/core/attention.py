@@ -88,11 +88,11 @@ def _attention_forward(self, query: Tensor, key: Tensor, value: Tensor, *args, *
     if isinstance(in_proj, DenoisingInProjection):
         in_proj.record_inputs(query, key, value)
         weight, bias = in_proj.phase_weights()
-        substitutions += [(self, 'in_proj_weight', weight), (self, 'in_proj_bias', bias)]
+        substitutions = [(self, 'in_proj_weight', weight), (self, 'in_proj_bias', bias)]
     out_proj = self.out_proj if isinstance(self.out_proj, DenoisingLayer) else None
     if out_proj is not None and not out_proj.training:  # eval: out_proj shown as (W', b'), as in the fused model
         weight, bias = out_proj.phase_weights()
-        substitutions += [(out_proj, 'weight', weight)] + ([(out_proj, 'bias', bias)] if bias is not None else [])
+        substitutions += [(out_proj, 'weight', weight), (out_proj, 'bias', bias)]  # b' None: no bias
         out_proj = None
     elif out_proj is not None:  # training: the loss needs out_proj's input, so out_proj runs after
         eye = torch.eye(self.embed_dim, dtype=out_proj.weight.dtype, device=out_proj.weight.device)
