@@ -52,17 +52,23 @@ def test_patterns_and_survivors_become_the_mutants_mutmut_runs(tool):
     command, kwargs = tool.commands[-1]
     assert command[1:] == ['-m', 'mutmut', 'run', '--max-children', '1', 'tools.*']
     assert kwargs['env']['OMP_NUM_THREADS'] == '1'
+    del tool.commands[:]
     assert run_tool('mutation_test', '--survivors', 'mmdenoiserep.*').returncode == 0
-    assert tool.commands[-1][0][4:] == ['mmdenoiserep.core.fusion.x_f__mutmut_2',  # survived
-                                        'mmdenoiserep.core.schedule.x_s__mutmut_1',  # no test
-                                        'mmdenoiserep.core.schedule.x_s__mutmut_2']  # not run
+    assert [command[3:] for command, _ in tool.commands] == [
+        ['run'],  # first the mutants without a result (of changed code, too), in every module
+        ['run', 'mmdenoiserep.core.fusion.x_f__mutmut_2',  # survived
+         'mmdenoiserep.core.schedule.x_s__mutmut_1']]  # no test
     assert run_tool('mutation_test').returncode == 0
     assert tool.commands[-1][0][3:] == ['run']  # all: the mutants without a result
 
 
-def test_errors_without_results_or_survivors(tool, tmp_path):
-    result = run_tool('mutation_test', '--survivors', 'mmdenoiserep.core.fusion.x_f__mutmut_1')
-    assert result.returncode == 1 and 'no surviving mutants' in result.stderr and tool.commands == []
+def test_errors_without_results_and_survivors_without_survivors(tool, tmp_path, monkeypatch):
+    result = run_tool('mutation_test', '--survivors', 'mmdenoiserep.core.fusion.x_f__mutmut_1')  # killed
+    assert result.returncode == 0 and [command[3:] for command, _ in tool.commands] == [['run']]
+    assert result.stdout.splitlines()[2:] == ['| mmdenoiserep/core | 1 | 1 | 0 | 0 | 0 | 100.0% |']
+    monkeypatch.setattr(tool.module.subprocess, 'run', lambda command, **kwargs: SimpleNamespace(returncode=2))
+    result = run_tool('mutation_test', '--survivors')
+    assert result.returncode == 1 and result.stderr.strip() == 'mutation_test.py: error: mutmut run failed (see above)'
     for meta in (tmp_path / 'mutants').rglob('*.meta'):
         meta.unlink()
     result = run_tool('mutation_test', '--report-only')

@@ -7,9 +7,10 @@ Runs ``mutmut run`` and prints one row per module: mutants, killed (a test faile
 mutmut's timeout), survived, not covered by any test of the selection, and the score killed / mutants.
 Results accumulate in ``mutants/``. Without PATTERNs a run tests only the mutants without a result (new,
 changed, or left by an interrupted run); PATTERNs (e.g. ``'mmdenoiserep.core.fusion*'``) test every mutant
-whose name matches, again. ``--survivors`` tests the (matching) mutants that no test killed: those that
-survived or had no test (again, after adding tests), and those not tested yet. ``--report-only`` prints
-the table from what is there. ``--fail-under P``: exit 1 when a module scores below P percent.
+whose name matches, again. ``--survivors`` first tests the mutants not tested yet (those of changed
+code among them), then again the (matching) mutants that survived or had no test: after adding tests.
+``--report-only`` prints the table from what is there. ``--fail-under P``: exit 1 when a module scores
+below P percent.
 """
 import argparse
 import json
@@ -31,11 +32,21 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('patterns', nargs='*', help="mutant name patterns (default: all)")
     parser.add_argument('--survivors', action='store_true',
-                        help='test the (matching) mutants that no test killed yet: survived, not covered or not run')
+                        help='test the mutants not run yet, then the (matching) survivors and uncovered ones again')
     parser.add_argument('--max-children', type=int, help='parallel mutant workers (default: mutmut\'s, the CPUs)')
     parser.add_argument('--fail-under', type=float, help='exit 1 if a module scores below this percentage')
     parser.add_argument('--report-only', action='store_true', help='print the table of the last run only')
     return parser.parse_args(argv)
+
+
+def run_mutmut(names, max_children=None) -> bool:
+    """``mutmut run [--max-children N] NAME...`` (no names: every mutant without a result); True if it passed."""
+    command = [sys.executable, '-m', 'mutmut', 'run', *names]
+    if max_children:
+        command[4:4] = ['--max-children', str(max_children)]
+    # one intra-op thread per mutant worker: mutmut runs one worker per CPU
+    env = {'OMP_NUM_THREADS': '1', **os.environ}
+    return subprocess.run(command, cwd=ROOT, env=env).returncode == 0
 
 
 def module_of(path: Path) -> str:
@@ -77,18 +88,15 @@ def table(counts: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.report_only:
-        names = args.patterns
         if args.survivors:
-            names = [name for name, _, status in results(args.patterns) if status in (SURVIVED, NO_TESTS, NOT_RUN)]
-            if not names:
-                print('mutation_test.py: error: no surviving mutants in mutants/ to test again', file=sys.stderr)
-                return 1
-        command = [sys.executable, '-m', 'mutmut', 'run', *names]
-        if args.max_children:
-            command[4:4] = ['--max-children', str(args.max_children)]
-        # one intra-op thread per mutant worker: mutmut runs one worker per CPU
-        env = {'OMP_NUM_THREADS': '1', **os.environ}
-        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+            # Code changed since the last run has its mutants regenerated without a result: a plain run
+            # tests those (and any other left untested) first; then the survivors are listed and run again.
+            passed = run_mutmut([], args.max_children)
+            names = [name for name, _, status in results(args.patterns) if status in (SURVIVED, NO_TESTS)]
+            passed = passed and (not names or run_mutmut(names, args.max_children))
+        else:
+            passed = run_mutmut(args.patterns, args.max_children)
+        if not passed:
             print('mutation_test.py: error: mutmut run failed (see above)', file=sys.stderr)
             return 1
     counts = outcomes(args.patterns)
