@@ -248,3 +248,12 @@ def test_an_unfused_checkpoint_is_refused_for_a_model_without_denoisers():
     check_not_unfused(add_denoisers(nn.Sequential(nn.Linear(2, 2))), unfused)  # a model with denoisers
     check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': {'0.weight': torch.ones(2, 2)}})  # fused
     check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': {}})  # not a state_dict: left to loading
+
+
+def test_load_checkpoint_file_asks_for_weights_only_explicitly(monkeypatch):
+    """setup.py allows torch >= 2.1, whose torch.load defaults to weights_only=False before 2.6: the flag is
+    passed, not left to the default."""
+    calls = []
+    monkeypatch.setattr(torch, 'load', lambda *args, **kwargs: calls.append(kwargs) or {})
+    load_checkpoint_file('any.pth')
+    assert calls == [dict(map_location='cpu', weights_only=True)]
