@@ -102,6 +102,11 @@ def test_predict_sets_the_test_feature(test_feature):
     torch.testing.assert_close(head(features), expected)  # a bare tensor is the feature itself
 
 
+def test_init_cfg_reaches_base_module():
+    init_cfg = dict(type='Normal', layer='Linear', std=0.5)
+    assert BNNeckHead(4, 2, init_cfg=init_cfg).init_cfg == init_cfg and BNNeckHead(4, 2).init_cfg is None
+
+
 def test_bad_arguments_are_refused():
     from mmdenoiserep.utils import InputError
     with pytest.raises(InputError, match='test_feature must be one of'):
