@@ -3,6 +3,8 @@
 # 32x32): its model, pipeline, SGD 0.01 and 5 epochs; only the dataset, its pixel statistics and the
 # validation interval change. The data are prepared from the Debian package dataset-fashion-mnist by
 # the experiment script (mmpretrain's FashionMNIST would try to download them).
+# Trained on 1 GPU (or the CPU) x 128 images: total batch 128 (mmpretrain's LeNet-5 config); seed 0 here, the
+# experiment script sets its own; fp32.
 _base_ = 'mmpretrain::lenet/lenet5_mnist.py'
 
 data_preprocessor = dict(mean=[72.94], std=[90.02])  # Fashion-MNIST train pixels
@@ -12,3 +14,5 @@ val_dataloader = dict(dataset=dict(**common, test_mode=True))
 test_dataloader = val_dataloader
 train_cfg = dict(val_interval=5)  # validate once, at the end
 default_hooks = dict(checkpoint=dict(interval=5))
+auto_scale_lr = dict(base_batch_size=128)  # 1 GPU x 128 images
+randomness = dict(seed=0, deterministic=False)

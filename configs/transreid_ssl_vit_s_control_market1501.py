@@ -1,11 +1,30 @@
-# TransReID-SSL ViT-S/16 on Market-1501, control: the extra training of the DenoiseRep run, without denoising.
-# Extra schedule (re-id): two phases of K = 10 epochs from the trained baseline, at 1/10 of the baseline's LR
-# (SGD 4e-4 -> 4e-5), cosine-annealed over the 20 epochs; validation at the end.
+# TransReID-SSL ViT-S/16 on Market-1501, control: the DenoiseRep stage of the authors, without denoising.
+# Recipe: authors' code RG12138/DenoiseRep Person-ReID/TransReID-SSL/transreid_pytorch/configs/market/vit_small.yml
+# (with solver/make_optimizer.py, solver/scheduler_factory.py, processor/processor.py, train.py), point by point:
+# from the trained TransReID-SSL baseline (train.py: model.load_param), 240 epochs (MAX_EPOCHS), global batch 128
+# = 32 identities x 4 images (IMS_PER_BATCH, one GPU), SGD BASE_LR 1e-4 momentum 0.9, weight decay 1e-4 on every
+# parameter, bias lr x2, denoiser lr x4 (make_optimizer.py: 'dm' parameters at BASE_LR * 4; nothing here has
+# denoisers, the key is kept so that the DenoiseRep config differs only by the method), timm's cosine over all
+# 240 epochs with a 20-epoch warm-up inside it (from 1e-6 = 0.01 x BASE_LR, to 2e-7 = 0.002 x BASE_LR, per
+# epoch), AMP, SOLVER.SEED 1234, validation every 20 epochs (EVAL_PERIOD). The rest (data, head, losses, test
+# feature) is the baseline's, as the yml's.
 _base_ = './transreid_ssl_vit_s_market1501.py'
 
-train_cfg = dict(max_epochs=20, val_interval=20)
-optim_wrapper = dict(optimizer=dict(lr=4e-5))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=20, by_epoch=True, begin=0, end=20)]
-default_hooks = dict(checkpoint=dict(interval=20))
+train_dataloader = dict(batch_size=128)  # global (IdentityBatchSampler): P = 32 identities x K = 4, any GPU count
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(type='SGD', lr=1e-4, momentum=0.9, weight_decay=1e-4),
+    constructor='mmdenoiserep.DenoiseRepOptimWrapperConstructor',
+    paramwise_cfg=dict(bias_lr_mult=2.0, denoiser_lr_mult=4.0,
+                       custom_keys={'ln1.bias': dict(lr_mult=2.0), 'ln2.bias': dict(lr_mult=2.0)}))
+param_scheduler = [
+    dict(type='mmdenoiserep.TimmCosineLR', t_initial=240, warmup_t=20, warmup_lr_init=0.01 * 1e-4,
+         lr_min=0.002 * 1e-4, by_epoch=True),
+]
+auto_scale_lr = dict(base_batch_size=128)  # the yml's IMS_PER_BATCH (the batch above is global)
+randomness = dict(seed=1234, deterministic=False)  # defaults.py: SOLVER.SEED
+train_cfg = dict(by_epoch=True, max_epochs=240, val_interval=20)
+default_hooks = dict(checkpoint=dict(interval=240))  # CHECKPOINT_PERIOD
 find_unused_parameters = True  # the DDP settings of the DenoiseRep run
-load_from = 'work_dirs/transreid_ssl_vit_s_market1501/epoch_120.pth'  # no official checkpoint
+load_from = 'work_dirs/transreid_ssl_vit_s_market1501/epoch_120.pth'  # the trained baseline (the authors' README links theirs)

@@ -1,6 +1,19 @@
-# DenoiseRep on YOLOv3 DarkNet-53 320px 273e, COCO: the control config plus the method, its backbone wrapped
-# and the DenoiseRep hook (phases of 3 epochs: denoise, then finetune; lambda 0.1 for detection).
-# Paper (method.md section 6): 27.9 -> 28.4 box AP.
+# DenoiseRep on YOLOv3 DarkNet-53 320px 273e, COCO: the control config plus the method (its backbone wrapped, the
+# DenoiseRep hook). Paper (method.md section 6): 27.9 -> 28.4 box AP.
+# Recipe: project recipe (the authors published no DenoiseRep code for detection). Training: the control's.
+# Layers: preset 'authors' (every odd-kernel Conv2d of the Darknet-53: 52 layers). lambda 0.1: the project's choice
+# (no published source for detection; the authors use 0.1 for re-id, 0.01 for classification). Phases: 3 epochs of
+# denoise, then 3 of finetune (interval 3, offset 0, by epoch), denoise first; the paper's loss over every position
+# (loss_positions 1.0). Denoisers: lr 1e-5 x denoiser_lr_mult 100000 = 1.0 (SGD), constant, no weight decay (the
+# control's keys).
+# Summed denoiser LR over the denoise phase: 1.0 x 3 epochs x 1,833 iterations = 5.5e3 (COCO train2017: 117,266 images
+# / 64 = about 1,833 iterations per epoch at total batch 64 = 8 GPUs x 8).
+# Why this denoiser LR (SGD): a step is lr x gradient, and a denoiser entry's noise-loss gradient is only about lambda
+# x 2.8 s / C (~1e-6; s = 0.01-0.1 the layer's noise level, C its in_channels), so the denoisers train at lambda x lr
+# = 0.1 (stable under momentum 0.9 for layer inputs of mean square up to ~19; a dead channel's coefficient then grows
+# by ~2.8 s / C per iteration towards its useful 1/s, method.md section 7), and undecayed: SGD's coupled weight decay
+# would stop a coefficient near lambda x 2.8 s / (C x wd) whatever the LR (0.5 at lambda 0.1, s 0.05, C 256, wd 1e-4),
+# far below 1/s.
 _base_ = './yolov3_d53_control_coco.py'
 
 model = dict(
@@ -8,8 +21,10 @@ model = dict(
         _delete_=True,
         type='mmdenoiserep.DenoiseRepBackbone',
         backbone={{_base_.model.backbone}},
+        preset='authors',
         example_input_shape=(1, 3, 320, 320)))
 
 custom_hooks = [
-    dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1, phases=('denoise', 'finetune'), interval=3)
+    dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1, phases=('denoise', 'finetune'),
+         interval=3, offset=0, by_epoch=True, loss_positions=1.0)
 ]

@@ -7,13 +7,13 @@ import argparse
 import datetime
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.hooks import CheckpointHook
-from mmengine.registry import RUNNERS
+from mmengine.registry import DATA_SAMPLERS, RUNNERS
 from mmengine.runner import Runner
 
 from .engine import ReseedHook, UnfusedCheckpointCheckHook
@@ -21,7 +21,7 @@ from .tiny import TINY_DATA_ROOT, tiny_config
 from .tiny_data import make_tiny_data
 from .utils import InputError, allow_mmengine_checkpoints, check_checkpoint_file, first_line
 
-__all__ = ['add_config_args', 'load_config', 'build_runner']
+__all__ = ['add_config_args', 'load_config', 'build_runner', 'total_batch_size']
 
 
 def add_config_args(parser: argparse.ArgumentParser, launcher: bool = True) -> None:
@@ -83,6 +83,20 @@ def _init_cpu_process_group(cfg: Config) -> None:
     if dist_cfg.get('timeout') is not None:
         dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
     torch_dist.init_process_group(backend=backend, **dist_cfg)  # env:// (RANK, WORLD_SIZE, MASTER_*)
+
+
+def total_batch_size(cfg: Config, world_size: int) -> Tuple[int, bool]:
+    """(images per optimizer step over all processes, whether the config's ``batch_size`` is already global).
+
+    A loader's ``batch_size`` is per process (mmengine's rule: the total is world_size x batch_size), except
+    under a batch sampler that declares ``global_batch`` (`mmdenoiserep.IdentityBatchSampler`: re-id)."""
+    loader = cfg.get('train_dataloader') or {}
+    batch_size = int(loader.get('batch_size') or 0)
+    sampler = (loader.get('batch_sampler') or {}).get('type', '')
+    sampler_class = sampler if isinstance(sampler, type) else DATA_SAMPLERS.get(sampler) if sampler else None
+    if getattr(sampler_class, 'global_batch', False):
+        return batch_size, True
+    return world_size * batch_size, False
 
 
 def build_runner(cfg: Config) -> Runner:

@@ -5,8 +5,10 @@ One rule set for every config, applied to the loaded Config (the config files st
 - CIFAR-10: mmpretrain's ``CIFAR10`` reads only the real batch files (it checks their md5 sums and otherwise
   downloads the real set), so its datasets become ``mmdenoiserep.TinyCIFAR10`` (the same class without
   those sums: it checks that the files exist) with ``download=False``;
-- loaders: batch size 2, no worker processes; an identity batch sampler (``num_instances``, re-id) gets
-  batches of 2 identities x 2 images, the least a batch-hard triplet loss takes;
+- loaders: batch size 2, no worker processes; an identity batch sampler (``num_instances``, re-id, whose
+  batch is global) gets 2 identities x 2 images per process (times ``WORLD_SIZE`` of a torchrun launch),
+  the least a batch-hard triplet loss takes;
+- AMP: ``AmpOptimWrapper`` (GPU only in mmengine) becomes ``OptimWrapper`` on a machine without CUDA;
 - schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
 - image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64), and what
   is tied to them: batch-resize ranges, RandomAffine's ``border`` (minus half of the mosaic size), and
@@ -14,10 +16,13 @@ One rule set for every config, applied to the loaded Config (the config files st
 - no downloads: ``init_cfg`` of type 'Pretrained', ``pretrained`` paths and ``load_from`` are dropped
   (``--cfg-options`` given after ``--tiny`` still set them);
 - hooks: log every 5 iterations, checkpoint every epoch, DenoiseRepHook phases of one epoch each (of
-  TINY_ITERS // 4 iterations when they count iterations, explicitly or under an IterBasedTrainLoop).
+  TINY_ITERS // 4 iterations when they count iterations, explicitly or under an IterBasedTrainLoop),
+  starting with the config's first phase (``offset`` 0).
 """
+import os
 from typing import Any
 
+import torch
 from mmengine.config import Config, ConfigDict
 
 __all__ = ['TINY_DATA_ROOT', 'tiny_config']
@@ -144,7 +149,14 @@ def tiny_config(cfg: Config) -> Config:
             batch_sampler = loader.get('batch_sampler') or {}
             if 'num_instances' in batch_sampler:  # P identities x K images: the least a triplet loss takes
                 batch_sampler['num_instances'] = TINY_BATCH_SIZE
-                loader['batch_size'] = TINY_BATCH_SIZE * TINY_BATCH_SIZE
+                world_size = int(os.environ.get('WORLD_SIZE', 1))  # the identity batch is global
+                loader['batch_size'] = TINY_BATCH_SIZE * TINY_BATCH_SIZE * world_size
+
+    optim_wrapper = cfg.get('optim_wrapper') or {}
+    if str(optim_wrapper.get('type', '')).endswith('AmpOptimWrapper') and not torch.cuda.is_available():
+        optim_wrapper['type'] = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            optim_wrapper.pop(key, None)
 
     train_cfg = cfg.get('train_cfg') or ConfigDict()
     iteration_loop = 'max_iters' in train_cfg
@@ -163,5 +175,5 @@ def tiny_config(cfg: Config) -> Config:
         if hook.get('type', '').endswith('DenoiseRepHook'):
             by_epoch = hook.get('by_epoch')
             by_epoch = not iteration_loop if by_epoch is None else by_epoch  # as the hook resolves it
-            hook.update(interval=1 if by_epoch else max(1, TINY_ITERS // 4), log_interval=5)
+            hook.update(interval=1 if by_epoch else max(1, TINY_ITERS // 4), log_interval=5, offset=0)
     return cfg

@@ -174,3 +174,64 @@ def test_swinv2_qkv_read_by_its_attention_is_denoised_in_every_phase():
 def outputs_train(model, x):
     out = model(x)
     return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+# layer presets -----------------------------------------------------------------------------------------------
+
+def authors_names(timm_style_blocks, mlp_linears):
+    """What convert_vit_denoise_linear converts, spelled per block in mmpretrain's names."""
+    return [f'{block}.{linear}' for block in timm_style_blocks for linear in mlp_linears]
+
+
+@pytest.mark.parametrize('name, expected', [
+    # ViT: fc1/fc2 of every block (timm blocks.i.mlp.fc1/fc2 = mmpretrain layers.i.ffn.layers.0.0 / .1)
+    ('mmpretrain.VisionTransformer', authors_names(['layers.0', 'layers.1'], ['ffn.layers.0.0', 'ffn.layers.1'])),
+    # SwinV2: per block the two cpb_mlp Linears (called first, for the attention bias) and fc1/fc2
+    ('mmpretrain.SwinTransformerV2', authors_names(
+        [f'stages.{s}.blocks.{b}' for s, n in enumerate([1, 1, 2, 1]) for b in range(n)],
+        ['attn.w_msa.cpb_mlp.0', 'attn.w_msa.cpb_mlp.2', 'ffn.layers.0.0', 'ffn.layers.1'])),
+])
+def test_authors_preset_converts_the_mlp_linears_in_execution_order(name, expected):
+    scope, inner, size, _ = BACKBONES[name]
+    model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors',
+                              example_input_shape=(1, 3, size, size)))
+    layers = denoising_layers(model)
+    assert [n for n, _ in layers] == expected
+    assert [layer.step for _, layer in layers] == list(range(len(expected), 0, -1))  # global numbering
+
+
+@pytest.mark.parametrize('name, count', [('mmdet.ResNet-50', 53), ('mmdet.DarkNet-53', 52),
+                                         ('mmseg.ResNetV1c-18', 22)])
+def test_authors_preset_converts_every_odd_kernel_conv_of_a_cnn(name, count):
+    scope, inner, size, _ = BACKBONES[name]
+    model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors',
+                              example_input_shape=(1, 3, size, size)))
+    plain = build(scope, inner)
+    convs = [n for n, m in plain.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] % 2]
+    assert sorted(n for n, _ in denoising_layers(model)) == sorted(convs) and len(convs) == count
+
+
+def test_presets_are_logged_and_refused_where_the_authors_had_none():
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = type('H', (__import__('logging').Handler,), {'emit': lambda self, r: records.append(r.getMessage())})()
+    logger.addHandler(handler)
+    try:
+        scope, inner, size, _ = BACKBONES['mmpretrain.VisionTransformer']
+        build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors',
+                          example_input_shape=(1, 3, size, size)))
+        build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, example_input_shape=(1, 3, size, size)))
+    finally:
+        logger.removeHandler(handler)
+    summaries = [r.split('\n')[0] for r in records if r.startswith('DenoiseRepBackbone')]
+    assert summaries == [
+        "DenoiseRepBackbone: VisionTransformer: preset 'authors' (mlp_linears, the authors' selection for "
+        'VisionTransformer): 4 of 4 selected Linear/Conv2d layers converted (5 of 9 not selected)',
+        "DenoiseRepBackbone: VisionTransformer: preset 'all' (every embedding layer except *cpb_mlp*): 9 of 9 "
+        'selected Linear/Conv2d layers converted (0 of 9 not selected)']
+    scope, inner, size, _ = BACKBONES['mmseg.MiT-b0']
+    with pytest.raises(ValueError, match="no preset='authors' for MixVisionTransformer"):
+        build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors'))
+    with pytest.raises(ValueError, match="preset must be one of \\('all', 'authors'\\), got 'paper'"):
+        build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='paper'))

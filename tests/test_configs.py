@@ -18,14 +18,23 @@ from config_helpers import EXPERIMENTS as MODELS
 from config_helpers import ROOT, experiments, load, paths
 from mmengine.config import Config
 
+from mmdenoiserep.engine import DenoiseRepHook
+from mmdenoiserep.models.backbone import LAYER_PRESETS
+
 #: What the control may change in its baseline: the extra training (a dotted path covers all below it).
 EXTRA_TRAINING = ('train_cfg', 'param_scheduler', 'optim_wrapper', 'default_hooks.checkpoint.interval',
-                  'default_hooks.logger.interval', 'auto_scale_lr', 'find_unused_parameters', 'load_from')
+                  'default_hooks.logger.interval', 'auto_scale_lr', 'find_unused_parameters', 'load_from',
+                  'train_dataloader.batch_size', 'randomness')
+#: What every DenoiseRep config states in its own file (nothing that changes the experiment in a default).
+HOOK_KEYS = ('loss_weight', 'phases', 'interval', 'offset', 'by_epoch', 'loss_positions')
 #: What the DenoiseRep config may change in its control: the method.
 METHOD = ('model.backbone', 'custom_hooks')
-#: The metric keys the toolboxes log (mmdet CocoMetric, mmseg IoUMetric, BoundaryIoUMetric, Accuracy).
-METRICS = {'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU', 'mBIoU', 'accuracy/top1', 'accuracy/top5', 'reid/mAP',
-           'reid/rank1'}
+#: The metric keys the toolboxes log (mmdet CocoMetric, mmseg IoUMetric, BoundaryIoUMetric, Accuracy, ReIDMetric).
+METRICS = {'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/segm_mAP', 'aAcc', 'mIoU', 'mBIoU',
+           'accuracy/top1', 'accuracy/top5', 'reid/mAP', 'reid/rank1'}
+#: What a metafile Recipe starts with: the authors' public code (then the repository and files) or this
+#: project's own recipe (then why).
+RECIPES = ("authors' code RG12138/DenoiseRep ", 'project recipe: ')
 #: lambda of the DenoiseRep hook: the authors' 0.01 for classification, 0.1 elsewhere.
 LOSS_WEIGHT = {'Image Classification': 0.01}
 #: DenoiseRep models whose build takes well over a few seconds on 2 CPU cores (ImageNet-size backbones,
@@ -111,9 +120,23 @@ def test_metafile_entry(model):
         assert result['Source'] in ('paper', 'measured') and result['Arm'] in ('baseline', 'control', 'denoiserep')
         assert (result['Task'], result['Dataset']) == (meta['Task'], meta['Dataset'])
         assert result['Metrics'] and set(result['Metrics']) <= METRICS, result['Metrics']
+        for key, value in result['Metrics'].items():  # mmdet logs fractions, the others percent
+            assert isinstance(value, float) and (0 < value < 1 if key.startswith('coco/') else 1 < value <= 100), \
+                (key, value)
         if result['Source'] == 'paper':
             paper_arms.append(result['Arm'])
     assert sorted(paper_arms) in ([], ['baseline', 'denoiserep'])
+
+
+@pytest.mark.parametrize('model', experiments())
+def test_metafile_recipe_and_notes(model):
+    """Recipe says where the DenoiseRep recipe comes from (the authors' code, named, or this project's own,
+    with the reason); Paper Note says where the paper figures come from or why there are none."""
+    meta = model['Metadata']
+    recipe = meta['Recipe']
+    assert isinstance(recipe, str) and recipe.startswith(RECIPES), recipe
+    assert len(recipe) > len(next(r for r in RECIPES if recipe.startswith(r))) + 10, recipe  # names or says why
+    assert isinstance(meta['Paper Note'], str) and meta['Paper Note'].strip()
 
 
 # the three configs ---------------------------------------------------------------------------------------
@@ -126,10 +149,11 @@ def test_configs_differ_only_by_extra_training_and_method(model):
     assert outside(diff(baseline, denoiserep), EXTRA_TRAINING + METHOD) == []
 
     # the control is extra training from the trained baseline, under the DDP settings of DenoiseRep
-    assert control['find_unused_parameters'] is True and 'train_cfg' in ' '.join(diff(baseline, control))
+    changed = ' '.join(diff(baseline, control))
+    assert control['find_unused_parameters'] is True and ('train_cfg' in changed or 'param_scheduler' in changed)
     name = osp.basename(paths(model)[0])[:-3]
     load_from = control['load_from']
-    assert load_from.startswith(('https://download.openmmlab.com/', f'work_dirs/{name}/')), load_from
+    assert load_from.startswith(('https://download.openmmlab.com/', f'work_dirs/{name}/', 'pretrain/')), load_from
 
 
 @pytest.mark.parametrize('model', experiments())
@@ -142,10 +166,30 @@ def test_denoiserep_adds_exactly_the_method(model):
     others = [h for h in denoiserep['custom_hooks'] if h is not hook]
     assert others == (baseline.get('custom_hooks') or [])  # the baseline's own hooks are kept
     assert hook['loss_weight'] == LOSS_WEIGHT.get(model['Metadata']['Task'], 0.1)
-    assert 'by_epoch' not in hook  # phases count what the train loop counts
-    loop = denoiserep['train_cfg']  # the extra schedule is the phases, each once
-    length = loop['max_iters'] if 'max_iters' in loop else loop['max_epochs']
-    assert length == len(hook['phases']) * hook['interval'] and set(hook['phases']) == {'denoise', 'finetune'}
+    assert set(HOOK_KEYS) <= set(hook), f'{paths(model)[2]} leaves {set(HOOK_KEYS) - set(hook)} to defaults'
+    assert wrapper['preset'] in LAYER_PRESETS
+    loop = denoiserep['train_cfg']
+    by_epoch = 'max_iters' not in loop
+    assert hook['by_epoch'] is by_epoch  # phases count what the train loop counts
+    length = loop['max_epochs'] if by_epoch else loop['max_iters']
+    kwargs = {key: value for key, value in hook.items() if key != 'type'}
+    phases = [DenoiseRepHook(**kwargs).phase_at(step, step) for step in range(length)]
+    assert set(phases) == set(hook['phases']) == {'denoise', 'finetune'} and phases[0] == 'denoise'
+    assert phases[-1] == 'finetune' or hook['offset']  # ends fine-tuned (the authors' re-id loop: one last denoise epoch)
+
+
+@pytest.mark.parametrize('model', experiments())
+def test_every_arm_states_its_seed_batch_and_denoiser_lr(model):
+    """Paired runs (one seed, the same in control and DenoiseRep), the total batch the LR assumes, and a
+    learning rate of the denoisers' own, carried by the control so that the method is the only difference."""
+    baseline, control, denoiserep = (config(p) for p in paths(model))
+    for cfg in (baseline, control, denoiserep):
+        assert isinstance((cfg.get('randomness') or {}).get('seed'), int), paths(model)
+        assert isinstance((cfg.get('auto_scale_lr') or {}).get('base_batch_size'), int), paths(model)
+    assert control['randomness'] == denoiserep['randomness']
+    optim = control['optim_wrapper']
+    assert optim.get('constructor') == 'mmdenoiserep.DenoiseRepOptimWrapperConstructor'
+    assert optim['paramwise_cfg']['denoiser_lr_mult'] > 0
 
 
 @pytest.mark.parametrize('model', experiments(only={m['Name'] for m in MODELS} - SLOW_BUILDS))
@@ -193,6 +237,43 @@ def test_model_zoo_check_fails_on_an_edited_readme_and_regenerates_it(tmp_path):
     assert model_zoo('--readme', readme).returncode == 0
     assert readme.read_text(encoding='utf-8') == original
     assert model_zoo('--check', '--readme', readme).returncode == 0
+
+
+def model_zoo_rows():
+    """The README's model-zoo rows as lists of cells, in the metafile's order."""
+    text = (ROOT / 'README.md').read_text(encoding='utf-8')
+    table = text.split('<!-- model-zoo:start -->')[1].split('<!-- model-zoo:end -->')[0]
+    lines = table.strip().splitlines()
+    assert lines[0].split(' | ')[3:6] == ['Paper baseline', 'Paper +DenoiseRep', 'Recipe'], lines[0]
+    return [[cell.strip() for cell in line.strip('|').split(' | ')] for line in lines[2:]]
+
+
+def test_model_zoo_shows_every_paper_figure_and_the_recipe():
+    rows = model_zoo_rows()
+    assert len(rows) == len(MODELS)
+    for model, row in zip(MODELS, rows):
+        figures = {'baseline': row[3], 'denoiserep': row[4]}
+        paper = [r for r in model['Results'] if r['Source'] == 'paper']
+        for result in paper:
+            shown = figures[result['Arm']].split('<br>')
+            assert shown == [f'{key} {value:.3f}' if key.startswith('coco/') else f'{key} {value:.2f}'
+                             for key, value in result['Metrics'].items()], (model['Name'], shown)
+        if not paper:
+            assert figures == {'baseline': '—', 'denoiserep': '—'}, model['Name']
+        assert model['Metadata']['Recipe'].startswith(row[5]) and row[5] in ("authors' code", 'project recipe')
+
+
+def test_model_zoo_without_a_recipe_is_a_one_line_error(tmp_path):
+    metafile = tmp_path / 'metafile.yml'
+    data = yaml.safe_load((ROOT / 'configs' / 'metafile.yml').read_text(encoding='utf-8'))
+    del data['Models'][0]['Metadata']['Recipe']
+    metafile.write_text(yaml.safe_dump(data), encoding='utf-8')
+    readme = tmp_path / 'README.md'
+    shutil.copy(ROOT / 'README.md', readme)
+    result = model_zoo('--metafile', metafile, '--readme', readme)
+    assert result.returncode != 0 and 'Recipe' in result.stderr and data['Models'][0]['Name'] in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert readme.read_text(encoding='utf-8') == (ROOT / 'README.md').read_text(encoding='utf-8')
 
 
 def test_model_zoo_without_markers_is_a_one_line_error(tmp_path):

@@ -112,9 +112,11 @@ def test_experiment_trains_fuses_and_loads_into_its_baseline(model, tmp_path):
     work = tmp_path / 'train'
     log = run('tools/train.py', denoiserep, '--tiny', '--work-dir', work, '--cfg-options', *options)
     assert "phase 'denoise' from" in log and "phase 'finetune' from" in log
+    assert re.search(r'DenoiseRepHook: denoisers learned, iterations \d+-\d+ \(loss / zero predictor', log)
+    assert 'denoisers learned: loss / zero predictor (1.0 = nothing learned) mean' in log  # the closing table
     converted, selected, total = map(int, re.search(
-        r'DenoiseRepBackbone: \w+: (\d+) of (\d+) selected Linear/Conv2d layers converted \(\d+ of (\d+)',
-        log).groups())
+        r"DenoiseRepBackbone: \w+: preset '\w+' \([^)]*\): (\d+) of (\d+) selected Linear/Conv2d layers "
+        r'converted \(\d+ of (\d+)', log).groups())
     assert converted == selected > 0
     checkpoint = (work / 'last_checkpoint').read_text().strip()
 

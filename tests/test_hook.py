@@ -173,7 +173,8 @@ def test_hook_defaults_are_the_documented_ones():
     from mmdenoiserep.engine import DenoiseRepHook
     hook = DenoiseRepHook()
     assert (hook.loss_weight, hook.phases, hook.interval, hook.by_epoch, hook.log_interval, hook.loss_positions,
-            hook.backbone_only, hook.check_finite) == (0.1, ('denoise', 'finetune'), 1, None, 50, 0.1, True, True)
+            hook.backbone_only, hook.check_finite, hook.offset) == (0.1, ('denoise', 'finetune'), 1, None, 50, 1.0,
+                                                                    True, True, 0)
     assert DenoiseRepHook.priority == 'NORMAL'
     hook = DenoiseRepHook(loss_weight=1, phases='joint', loss_positions=1, backbone_only=0, check_finite=1)
     assert (hook.phases, hook.loss_positions, hook.backbone_only, hook.check_finite) == (('joint',), 1.0, False, True)
@@ -190,6 +191,9 @@ def test_hook_defaults_are_the_documented_ones():
     (dict(loss_positions=0), 'loss_positions must be in (0, 1], got 0'),
     (dict(loss_positions=1.5), 'loss_positions must be in (0, 1], got 1.5'),
     (dict(loss_positions='all'), "loss_positions must be in (0, 1], got 'all'"),
+    (dict(offset=-1), 'offset must be a non-negative int, got -1'),
+    (dict(offset=True), 'offset must be a non-negative int, got True'),
+    (dict(offset=0.5), 'offset must be a non-negative int, got 0.5'),
 ])
 def test_hook_refuses_bad_arguments(kwargs, message):
     from mmdenoiserep.engine import DenoiseRepHook
@@ -309,14 +313,23 @@ def test_per_layer_losses_are_logged_every_log_interval_iterations(iteration, lo
     hook.phase = 'joint'
     runner = stand_in_runner(iteration=iteration)
     hook._last_losses = {'0': torch.tensor(0.5), '1': torch.tensor(0.25)}
+    # two iterations of the window: layer 0 at 0.5 and 1.0 of zero predictor losses 2.0 and 4.0, layer 1 at par
+    hook._learning.add({'0': (torch.tensor(0.5), torch.tensor(2.0)), '1': (torch.tensor(0.25), torch.tensor(0.25))},
+                       iteration)
+    hook._learning.add({'0': (torch.tensor(1.0), torch.tensor(4.0))}, iteration + 1)
     hook.after_train_iter(runner, 0)
     assert hook._last_losses == {}
     if logs:
-        assert runner.scalars == [({'denoise/0': 0.5, 'denoise/1': 0.25}, iteration + 1)]
+        assert runner.scalars == [({'denoise/0': 0.5, 'denoise/1': 0.25, 'denoise_ratio/0': 0.25,
+                                    'denoise_ratio/1': 1.0}, iteration + 1)]
         assert logged == [('INFO', 'DenoiseRepHook: phase joint, per-layer noise-prediction loss: 0=0.5000, '
-                                   '1=0.2500')]
+                                   '1=0.2500'),
+                          ('INFO', 'DenoiseRepHook: denoisers learned: loss / zero predictor (1.0 = nothing '
+                                   'learned) mean 0.6250, min 0.2500 (0), 1 of 2 layers below 0.99')]
+        assert hook._learning.window == (iteration, iteration + 1) and hook._learning.close_window() == {}
     else:
         assert runner.scalars == [] and logged == []
+        assert hook._learning.close_window() == {'0': 0.25, '1': 1.0}  # the window stays open
 
 
 def test_phase_changes_are_logged_and_published(logged):

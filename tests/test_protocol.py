@@ -28,6 +28,8 @@ def iteration_loop(cfg, max_iters):
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10 ** 6)
     cfg.log_processor = dict(by_epoch=False)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 6, by_epoch=False)
+    for hook in cfg.custom_hooks:  # the config counts epochs; left unset, the hook follows the loop
+        hook.pop('by_epoch', None)
     return cfg
 
 

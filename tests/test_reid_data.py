@@ -166,15 +166,18 @@ def test_deterministic_for_seed_and_epoch():
     assert batches(LABELS, seed=1) != batches(LABELS, seed=2)
 
 
-def test_ranks_take_disjoint_batches_of_the_same_epoch():
-    labels = np.repeat(np.arange(10), 4).tolist()
-    single = IdentityBatchSampler(InnerSampler(Labels(labels), seed=5), 8, 4).epoch_batches()
-    per_rank = [batches(labels, 8, 4, seed=5, rank=r, world_size=3) for r in range(3)]
-    assert len({len(b) for b in per_rank}) == 1 and len(per_rank[0]) == 10 // 2 // 3
-    for r, rank_batches in enumerate(per_rank):
-        assert rank_batches == single[r::3][:len(rank_batches)]
-    flat = [tuple(b) for rank_batches in per_rank for b in rank_batches]
-    assert len(set(flat)) == len(flat)
+def test_ranks_split_each_global_batch_by_identities():
+    """batch_size is global (TransReID-SSL's IMS_PER_BATCH): at every step the w processes take disjoint
+    whole identities of the one-process batch, which they make up together."""
+    labels = np.repeat(np.arange(12), 4).tolist()
+    single = batches(labels, 24, 4, seed=5)  # P = 6 identities x K = 4
+    per_rank = [batches(labels, 24, 4, seed=5, rank=r, world_size=3) for r in range(3)]
+    assert len(single) == 12 // 6 and all(len(b) == len(single) for b in per_rank)
+    for step, batch in enumerate(single):
+        parts = [rank_batches[step] for rank_batches in per_rank]
+        assert [i for part in parts for i in part] == batch
+        assert all(len(part) == 8 and len({labels[i] for i in part}) == 2 for part in parts)
+        assert not set(labels[i] for i in parts[0]) & set(labels[i] for i in parts[1])
 
 
 def test_too_few_identities_or_bad_sizes_are_refused():
@@ -182,8 +185,9 @@ def test_too_few_identities_or_bad_sizes_are_refused():
         batches([0, 0, 1, 1], batch_size=8, num_instances=2)
     with pytest.raises(InputError, match='not a multiple of num_instances 4'):
         batches(LABELS, batch_size=6, num_instances=4)
-    with pytest.raises(InputError, match='make no batch'):
-        batches([0, 1, 2, 3], batch_size=4, num_instances=2, world_size=4)
+    with pytest.raises(InputError, match=r'the global batch of 3 identities x 2 images \(batch_size 6\) does not '
+                                         r'divide among 2 processes; make batch_size a multiple of 4'):
+        batches(LABELS, batch_size=6, num_instances=2, world_size=2)
 
 
 def test_sampler_builds_from_a_config_through_mmengine(roots):

@@ -80,8 +80,10 @@ def test_denoiserep_starts_from_the_baseline_and_runs_both_phases(runs):
     log = runs['logs']['denoiserep']
     assert f'Load checkpoint from {runs["baseline_ckpt"]}' in log
     assert "phase 'denoise' from epoch 1" in log and "phase 'finetune' from epoch 2" in log
-    converted, total = map(int, re.search(r'(\d+) of (\d+) selected Linear/Conv2d layers converted', log).groups())
-    assert converted == total == 12 * 4 + 1  # ViT-S: qkv, proj, fc1, fc2 per block and the patch embedding
+    converted, total = map(int, re.search(r"preset 'authors' \(mlp_linears, the authors' selection for "
+                                          r'VisionTransformer\): (\d+) of (\d+) selected', log).groups())
+    assert converted == total == 12 * 2  # ViT-S: fc1, fc2 per block (the authors' convert_vit_denoise_linear)
+    assert 'DenoiseRepHook: denoisers learned: loss / zero predictor (1.0 = nothing learned) mean' in log
 
 
 def test_test_tool_reports_the_same_metrics_fused_and_unfused(runs):

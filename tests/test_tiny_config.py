@@ -139,10 +139,12 @@ def test_swin_classifiers_take_tiny_images(config):
 
 @pytest.mark.parametrize('config', ['configs/transreid_ssl_vit_s_denoiserep_market1501.py',
                                     'configs/transreid_ssl_vit_s_vehicleid.py'])
-def test_identity_batches_become_two_identities_of_two_images(config):
+def test_identity_batches_become_two_identities_of_two_images(config, monkeypatch):
     full, cfg = load(config, tiny=False), load(config)
-    assert (full.train_dataloader.batch_size, full.train_dataloader.batch_sampler.num_instances) == (64, 4)
+    assert full.train_dataloader.batch_sampler.num_instances == 4
     assert (cfg.train_dataloader.batch_size, cfg.train_dataloader.batch_sampler.num_instances) == (4, 2)
+    monkeypatch.setenv('WORLD_SIZE', '3')  # a torchrun launch: the identity batch is global
+    assert load(config).train_dataloader.batch_size == 12
     assert cfg.val_dataloader.batch_size == 2 and 'batch_sampler' not in cfg.val_dataloader
     assert osp.isdir(cfg.train_dataloader.dataset.data_root)
     assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg._cfg_dict))  # no LUPerson / DeiT download

@@ -4,7 +4,9 @@
     python tools/model_zoo.py --check    # exit 1 if README.md is out of date
 
 One row per model of the metafile: task, dataset, model, the paper's baseline and +DenoiseRep figures
-(Results with ``Source: paper``, by ``Arm``), and links to the baseline, control and DenoiseRep configs.
+(Results with ``Source: paper``, by ``Arm``: every metric of the arm, one per line), where the DenoiseRep
+recipe comes from (``Recipe``: "authors' code" or "project recipe"), and links to the baseline, control and
+DenoiseRep configs.
 The table sits between ``<!-- model-zoo:start -->`` and ``<!-- model-zoo:end -->``; the rest of the README
 is left as it is. Any failure prints one line and exits non-zero.
 """
@@ -16,10 +18,13 @@ import yaml
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 START, END = '<!-- model-zoo:start -->', '<!-- model-zoo:end -->'
-HEADER = ('| Task | Dataset | Model | Paper baseline | Paper +DenoiseRep | Baseline | Control | DenoiseRep |\n'
-          '| --- | --- | --- | --- | --- | --- | --- | --- |')
-#: How each metric is printed (the toolbox's precision); others with two decimals.
-FORMATS = {'coco/bbox_mAP': '{:.3f}'}
+HEADER = ('| Task | Dataset | Model | Paper baseline | Paper +DenoiseRep | Recipe | Baseline | Control '
+          '| DenoiseRep |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+#: How metrics are printed, by key prefix (the toolbox's precision: mmdet's COCO figures are fractions with
+#: three decimals); others (percent) with two decimals.
+FORMATS = {'coco/': '{:.3f}'}
+#: What a Recipe starts with, and how the table shows it.
+RECIPES = ("authors' code", 'project recipe')
 NONE = '—'
 
 
@@ -33,8 +38,22 @@ def paper_figure(model: dict, arm: str) -> str:
     for result in model.get('Results') or []:
         if result.get('Source') == 'paper' and result.get('Arm') == arm:
             for name, value in (result.get('Metrics') or {}).items():
-                cells.append(f'{name} {FORMATS.get(name, "{:.2f}").format(value)}')
-    return ', '.join(cells)
+                form = next((f for prefix, f in FORMATS.items() if name.startswith(prefix)), '{:.2f}')
+                try:
+                    cells.append(f'{name} {form.format(value)}')
+                except (TypeError, ValueError) as error:
+                    raise ZooError(f'model {model.get("Name")!r}: {name} is not a number: {value!r}') from error
+    return '<br>'.join(cells)
+
+
+def recipe(model: dict) -> str:
+    """The table's Recipe cell: which of RECIPES the model's ``Metadata.Recipe`` starts with."""
+    text = (model.get('Metadata') or {}).get('Recipe')
+    kind = next((k for k in RECIPES if isinstance(text, str) and text.startswith(k)), None)
+    if kind is None:
+        raise ZooError(f'model {model.get("Name")!r}: Recipe must start with ' + ' or '.join(map(repr, RECIPES))
+                       + f', not {text!r}')
+    return kind
 
 
 def table(metafile: str) -> str:
@@ -55,10 +74,14 @@ def table(metafile: str) -> str:
             task, dataset = meta['Task'], meta['Dataset']
         except KeyError as error:
             raise ZooError(f'{metafile}: model {model.get("Name")!r} has no {error.args[0]!r}') from error
-        baseline = paper_figure(model, 'baseline') or NONE
-        denoiserep = paper_figure(model, 'denoiserep') or meta.get('Paper Note') or NONE
+        try:
+            baseline = paper_figure(model, 'baseline') or NONE
+            denoiserep = paper_figure(model, 'denoiserep') or NONE
+            kind = recipe(model)
+        except ZooError as error:
+            raise ZooError(f'{metafile}: {error}') from error
         links = [f'[config]({path})' for path in configs]
-        rows.append('| ' + ' | '.join([task, dataset, name, baseline, denoiserep, *links]) + ' |')
+        rows.append('| ' + ' | '.join([task, dataset, name, baseline, denoiserep, kind, *links]) + ' |')
     return '\n'.join(rows)
 
 

@@ -1,8 +1,9 @@
 """Train a model from an mmdet, mmseg or mmpretrain config (DenoiseRep configs included)."""
 import argparse
+import os
 import sys
 
-from mmdenoiserep.runner import add_config_args, build_runner, load_config
+from mmdenoiserep.runner import add_config_args, build_runner, load_config, total_batch_size
 from mmdenoiserep.utils import InputError, NonFiniteError
 
 
@@ -18,6 +19,27 @@ def parse_args():
     return parser.parse_args()
 
 
+def scale_lr_to_batch(cfg, auto_scale_lr: bool) -> None:
+    """--auto-scale-lr: the LR scaled by (total batch / auto_scale_lr.base_batch_size); without it, one
+    warning line (rank 0) when the run's total batch differs from the base the config's LR assumes."""
+    world_size = int(os.environ.get('WORLD_SIZE', 1)) if cfg.get('launcher', 'none') != 'none' else 1
+    total, is_global = total_batch_size(cfg, world_size)
+    base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
+    if auto_scale_lr:
+        if base is None:
+            raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+        if not is_global:
+            cfg.auto_scale_lr.enable = True  # mmengine scales by world_size x batch_size / base
+        elif total != base:  # mmengine would multiply a global batch by the world size again
+            cfg.optim_wrapper.optimizer.lr *= total / base
+            print(f'train.py: LR scaled by {total}/{base} (the global batch over the base)', file=sys.stderr)
+    elif base is not None and total != base and os.environ.get('RANK', '0') == '0':
+        per_process = '' if is_global else f' ({world_size} process(es) x {total // max(world_size, 1)})'
+        print(f'train.py: warning: total batch {total}{per_process} differs from the {base} the config\'s LR '
+              'assumes (auto_scale_lr.base_batch_size): the LR is not scaled; pass --auto-scale-lr to scale it '
+              'linearly', file=sys.stderr)
+
+
 def main():
     args = parse_args()
     try:
@@ -27,10 +49,10 @@ def main():
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
-    if args.auto_scale_lr:
-        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            sys.exit('train.py: error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
-        cfg.auto_scale_lr.enable = True
+    try:
+        scale_lr_to_batch(cfg, args.auto_scale_lr)
+    except ValueError as error:
+        sys.exit(f'train.py: error: {error}')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

@@ -120,6 +120,7 @@ class DenoisingLayer:
         self.noise_loss = noise_loss
         self.phase = 'joint'
         self.recorded_inputs: List[Tensor] = []  # detached inputs of the training calls not yet collected
+        self.zero_predictor_loss: Optional[Tensor] = None  # set by pop_noise_loss
         self.reuse_fused_weights = False  # set by convert.fused_weights_cached
         self._fused_cache = None  # (sources, key, (W', b')): see _reusable_fused_weights
         self._reset_denoiser()
@@ -183,18 +184,26 @@ class DenoisingLayer:
         in (0, 1]: the loss is taken over that fraction of the input's positions (at least one), drawn
         uniformly without replacement, all channels of each: an unbiased estimate of the full loss.
         """
+        return self._noise_losses(x, positions)[0]
+
+    def _noise_losses(self, x: Tensor, positions: float) -> Tuple[Tensor, Tensor]:
+        """(loss of the predictor, detached loss of the zero predictor eps_hat = 0) on the same noise eps.
+
+        The zero predictor is the initial state (A = 0, a = 0); the ratio of the two says what the
+        predictor learned (1.0: nothing; method.md section 7). Under 'l1+l2' the zero predictor scores
+        mean|eps| + mean eps^2, about sqrt(2/pi) + 1 = 1.798.
+        """
         if not 0.0 < positions <= 1.0:
             raise ValueError(f'positions must be in (0, 1], got {positions!r}')
         x = x.detach()
         abar = self.schedule.alpha_bar
         if positions < 1.0:
             x = self._sample_rows(x, positions)  # (K, C); only these rows are noised and predicted
-            noise = torch.randn_like(x)
-            noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
-            return NOISE_LOSSES[self.noise_loss](self.denoiser.forward_rows(noisy), noise)
         noise = torch.randn_like(x)
         noisy = abar ** 0.5 * x + (1.0 - abar) ** 0.5 * noise
-        return NOISE_LOSSES[self.noise_loss](self.predict_noise(noisy), noise)
+        predicted = self.denoiser.forward_rows(noisy) if positions < 1.0 else self.predict_noise(noisy)
+        criterion = NOISE_LOSSES[self.noise_loss]
+        return criterion(predicted, noise), criterion(torch.zeros_like(noise), noise).detach()
 
     def _sample_rows(self, x: Tensor, positions: float) -> Tensor:
         """(K, C): the channel vectors of K = round(positions * P) of x's P positions (at least one),
@@ -211,11 +220,18 @@ class DenoisingLayer:
         return per_sample[keep // per_sample.shape[2], :, keep % per_sample.shape[2]]  # (K, C)
 
     def pop_noise_loss(self, positions: float = 1.0) -> Optional[Tensor]:
-        """Noise-prediction loss summed over the recorded calls (None if there are none); forgets them."""
+        """Noise-prediction loss summed over the recorded calls (None if there are none); forgets them.
+
+        Also sets ``zero_predictor_loss``: the detached loss of the zero predictor on the same noise,
+        summed over the same calls (None without calls), the reference of ``loss / zero_predictor_loss``.
+        """
         inputs, self.recorded_inputs = self.recorded_inputs, []
         if not inputs:
+            self.zero_predictor_loss = None
             return None
-        return torch.stack([self.noise_prediction_loss(x, positions) for x in inputs]).sum()
+        losses, references = zip(*(self._noise_losses(x, positions) for x in inputs))
+        self.zero_predictor_loss = torch.stack(references).sum()
+        return torch.stack(losses).sum()
 
     def record_call(self, x: Tensor) -> None:
         """Record ``x``, an input the layer's weight is applied to, for the noise-prediction loss: in

@@ -1,6 +1,10 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
 from .checkpoint_check_hook import UnfusedCheckpointCheckHook
 from .hook import DenoiseRepHook
+from .learned_fraction import LearnedFraction
+from .optim_constructor import DenoiseRepOptimWrapperConstructor
 from .reseed_hook import ReseedHook
+from .schedulers import TimmCosineLR, timm_cosine_lr
 
-__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'ReseedHook', 'UnfusedCheckpointCheckHook']
+__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
+           'LearnedFraction', 'ReseedHook', 'TimmCosineLR', 'UnfusedCheckpointCheckHook', 'timm_cosine_lr']

@@ -2,7 +2,6 @@
 import contextlib
 import functools
 import logging
-import math
 import types
 from typing import Dict, Optional, Sequence
 
@@ -17,6 +16,7 @@ from ..core import (PHASES, denoise_loss, denoising_layers, discard_recorded_cal
                     fused_weights_cached, set_phase)
 from ..registry import HOOKS
 from ..utils import InputError, NonFiniteError, allow_mmengine_checkpoints, first_non_finite
+from .learned_fraction import LearnedFraction
 
 __all__ = ['DenoiseRepHook']
 
@@ -28,9 +28,9 @@ class DenoiseRepHook(Hook):
     - Adds ``loss_denoise = loss_weight * sum_i loss_i`` to the loss dict that the model's forward
       returns in ``mode='loss'``, through forward hooks on the model, so it is computed inside the
       forward that DDP wraps. ``loss_i`` sums over exactly the calls layer i made in that forward.
-    - Runs the phase schedule: ``phases[(counter // interval) % len(phases)]`` where counter is the
-      epoch or the iteration. The phase is a function of the counter, so it continues where it stopped
-      after ``--resume``. ``phases=('denoise',)`` is the label-free mode.
+    - Runs the phase schedule: ``phases[((counter + offset) // interval) % len(phases)]`` where counter
+      is the (0-based) epoch or iteration. The phase is a function of the counter, so it continues where
+      it stopped after ``--resume``. ``phases=('denoise',)`` is the label-free mode.
     - In the ``denoise`` phase nothing of the original network changes: its Parameters are frozen (by
       identity, see `mmdenoiserep.set_phase`), pending gradients of a phase change are dropped (gradient
       accumulation), and every layer with running statistics (BatchNorm, torch/mmcv SyncBN, ...) is
@@ -54,21 +54,29 @@ class DenoiseRepHook(Hook):
     - Logs phase changes, and the per-layer losses every ``log_interval`` iterations (to the logger
       and the visualizer backends). In the finetune phase the frozen predictors record no loss and
       ``loss_denoise`` is 0.
+    - Shows whether the denoisers learn: every ``log_interval`` iterations of a phase that trains them,
+      each layer's noise-prediction loss divided by the loss of the zero predictor (eps_hat = 0, the
+      initial state) on the same noise, summed over the iterations since the last log (1.0: learned
+      nothing; method.md section 7), to the visualizer (``denoise_ratio/<layer>``) and as one summary line;
+      the run's closing log prints the per-layer table of the last window.
 
     Args:
         loss_weight (float): lambda. Defaults to 0.1 (authors: 0.01 classification, 0.1 ReID).
         phases (Sequence[str]): the cycle of phases, each in ('denoise', 'finetune', 'joint').
             Defaults to ('denoise', 'finetune').
         interval (int): length of each phase, in epochs or iterations. Defaults to 1.
+        offset (int): added to the counter before the phase is read: ``offset=1`` is the authors' loops
+            (RG12138/DenoiseRep), which count epochs from 1 and switch at multiples of ``interval``, so that
+            their first phase is ``interval - 1`` epochs long. Defaults to 0.
         by_epoch (bool, optional): whether ``interval`` counts epochs. Defaults to None: epochs under an
             ``EpochBasedTrainLoop``, iterations under an ``IterBasedTrainLoop``. ``True`` under an
             iteration-based loop (one endless epoch) is refused.
         log_interval (int): iterations between per-layer loss logs. Defaults to 50.
         loss_positions (float): fraction of each layer input's positions that the noise-prediction loss
-            is estimated on, drawn afresh in every iteration, in (0, 1] (an unbiased estimate of the
-            full loss). Defaults to 0.1: measured on this project's CPU (README, "What it costs"), it
-            is what brings a denoise-phase iteration of ResNet-50 to 0.46x a baseline iteration (0.25:
-            0.66x; 1.0, the paper's full loss: 1.55x). Set 1.0 for the exact loss of the paper.
+            is taken over, in (0, 1]. Defaults to 1.0: the paper's loss, over every position. A fraction
+            < 1 estimates it on positions drawn afresh in every iteration (unbiased, cheaper: 0.1 brings
+            a denoise-phase iteration of ResNet-50 from 1.55x to 0.46x a baseline iteration on this
+            project's CPU, README "What it costs"); a config that uses it says so in its own file.
         backbone_only (bool): run only the backbone in the denoise phase. Defaults to True.
         check_finite (bool): stop on a non-finite layer input or loss (see above). Defaults to True.
 
@@ -85,12 +93,15 @@ class DenoiseRepHook(Hook):
 
     def __init__(self, loss_weight: float = 0.1, phases: Sequence[str] = ('denoise', 'finetune'),
                  interval: int = 1, by_epoch: Optional[bool] = None, log_interval: int = 50,
-                 loss_positions: float = 0.1, backbone_only: bool = True, check_finite: bool = True):
+                 loss_positions: float = 1.0, backbone_only: bool = True, check_finite: bool = True,
+                 offset: int = 0):
         phases = tuple(phases) if not isinstance(phases, str) else (phases,)
         if not phases or any(p not in PHASES for p in phases):
             raise ValueError(f'phases must be a non-empty sequence of {PHASES}, got {phases!r}')
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be a positive int, got {interval!r}')
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValueError(f'offset must be a non-negative int, got {offset!r}')
         if by_epoch not in (None, True, False):
             raise ValueError(f'by_epoch must be None, True or False, got {by_epoch!r}')
         if not isinstance(loss_positions, (int, float)) or not 0 < loss_positions <= 1:
@@ -104,11 +115,14 @@ class DenoiseRepHook(Hook):
         self._eval_cache: Optional[contextlib.ExitStack] = None
         self.phases = phases
         self.interval = interval
+        self.offset = offset
         self.by_epoch = by_epoch
         self.log_interval = log_interval
         self.phase: Optional[str] = None
         self._handles = []
         self._last_losses: Dict[str, Tensor] = {}
+        self._learning = LearnedFraction()  # loss / zero predictor's, per layer (learned_fraction.py)
+        self._iteration = 0  # 1-based, of the running training iteration
         self._count_epochs = by_epoch  # resolved against the train loop in before_train
         allow_mmengine_checkpoints()  # so that --resume loads with torch's weights_only safety on
 
@@ -120,7 +134,7 @@ class DenoiseRepHook(Hook):
         """The phase of the given (0-based) epoch and iteration (by_epoch=None: epochs until a run
         resolves it against its train loop)."""
         counter = epoch if self._count_epochs in (None, True) else iteration
-        return self.phases[(counter // self.interval) % len(self.phases)]
+        return self.phases[((counter + self.offset) // self.interval) % len(self.phases)]
 
     def before_run(self, runner) -> None:
         model = self._unwrap(runner)
@@ -167,7 +181,9 @@ class DenoiseRepHook(Hook):
 
     def _warn_unreached_phases(self, loop) -> None:
         length = loop.max_epochs if self._count_epochs else loop.max_iters
-        reached = set(self.phases[:math.ceil(length / self.interval)])  # the phases cycle
+        first, last = self.offset // self.interval, (length - 1 + self.offset) // self.interval  # phase blocks
+        reached = {self.phases[block % len(self.phases)]
+                   for block in range(first, min(last, first + len(self.phases) - 1) + 1)}
         if reached != set(self.phases):
             unit = 'epochs' if self._count_epochs else 'iterations'
             print_log(f'DenoiseRepHook: with interval={self.interval} {unit} and {length} {unit} in the run, '
@@ -210,6 +226,8 @@ class DenoiseRepHook(Hook):
             if self.check_finite:
                 self._raise_if_not_finite(losses, output)
             self._last_losses = {name: loss.detach() for name, loss in losses.items()}
+            self._learning.add({name: (self._last_losses[name], layer.zero_predictor_loss)
+                                for name, layer in denoising_layers(model) if name in losses}, self._iteration)
             total = (torch.stack(list(losses.values())).sum() if losses else
                      next(model.parameters()).new_zeros(()))  # finetune: no call recorded
             output['loss_denoise'] = self.loss_weight * total
@@ -219,6 +237,7 @@ class DenoiseRepHook(Hook):
         model = self._unwrap(runner)
         phase = self.phase_at(runner.epoch, runner.iter)
         self._where = f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, phase {phase})'
+        self._iteration = runner.iter + 1
         if phase != self.phase:
             set_phase(model, phase)
             print_log(f'DenoiseRepHook: phase {phase!r} from epoch {runner.epoch + 1}, '
@@ -243,10 +262,19 @@ class DenoiseRepHook(Hook):
         if not losses or not self.every_n_train_iters(runner, self.log_interval):
             return  # finetune: the frozen predictors record no loss
         values = {name: loss.item() for name, loss in losses.items()}
-        runner.visualizer.add_scalars({f'denoise/{name}': value for name, value in values.items()},
+        ratios = self._learning.close_window()
+        runner.visualizer.add_scalars({**{f'denoise/{name}': value for name, value in values.items()},
+                                       **{f'denoise_ratio/{name}': value for name, value in ratios.items()}},
                                       step=runner.iter + 1)
         print_log(f'DenoiseRepHook: phase {self.phase}, per-layer noise-prediction loss: ' +
                   ', '.join(f'{name}={value:.4f}' for name, value in values.items()), logger='current')
+        print_log(f'DenoiseRepHook: {LearnedFraction.summary(ratios)}', logger='current')
+
+    def after_train(self, runner) -> None:
+        """The closing log: the per-layer learned-fraction table of the last window."""
+        model = self._unwrap(runner)
+        if denoising_layers(model):
+            print_log(f'DenoiseRepHook: {self._learning.table(model)}', logger='current')
 
     def _set_backbone_only(self, model: nn.Module) -> None:
         """Make ``model.loss`` run only the backbone (an instance attribute; `_restore_full_loss` undoes it)."""

@@ -13,13 +13,21 @@ runner, writes into the same Parameters; `tools/fuse_ckpt.py` turns a trained ch
 that the plain backbone loads with strict=True. ``deploy=True`` builds the plain backbone (deploy configs
 are a two-line override).
 
-Default selection: every layer of ``LAYER_TYPES`` (exact type) whose weight the backbone's forward applies,
-in execution order, except ``DEFAULT_EXCLUDE``: the layers it calls, those whose weight a registered
-owner module reads instead (mmpretrain's SwinV2 qkv, see ``weight_readers.py``), and the in_proj and
-out_proj of nn.MultiheadAttention (MiT; see `mmdenoiserep.core.attention`). The build log reports
-converted/selected layers.
+Layer selection, ``preset`` (every DenoiseRep config names its own):
+- ``'all'`` (the default, this project's choice): every layer of ``LAYER_TYPES`` (exact type) whose weight
+  the backbone's forward applies, in execution order, except ``DEFAULT_EXCLUDE``: the layers it calls,
+  those whose weight a registered owner module reads instead (mmpretrain's SwinV2 qkv, see
+  ``weight_readers.py``), and the in_proj and out_proj of nn.MultiheadAttention (MiT; see
+  `mmdenoiserep.core.attention`).
+- ``'authors'``: the selection of the authors' code (RG12138/DenoiseRep ``denoiserep_op``) for this backbone
+  family (``AUTHORS_SELECTION``): for ViT and SwinV2 the Linear layers of the MLP blocks
+  (``convert_vit_denoise_linear``: Linear children of modules named ``*mlp*``; mmpretrain's ``ffn`` and
+  SwinV2's ``cpb_mlp``: ViT-S 24 layers, SwinV2-T 48), for CNNs every Conv2d with an odd kernel
+  (``convert_denoise_conv2d``: ResNet-50 53 layers). A family the authors never converted is refused.
+``include``/``exclude`` (glob patterns) replace the preset's selection. The build log names the preset and
+reports converted/selected layers.
 """
-from typing import Sequence, Tuple, Union
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn.bricks import wrappers
@@ -29,8 +37,8 @@ from torch import nn
 from ..core import add_denoisers, convertible_layers, denoiser_report, denoising_layers, selected_layers
 from ..registry import MODELS
 
-__all__ = ['DEFAULT_EXCLUDE', 'LAYER_TYPES', 'build_denoiserep_backbone', 'is_denoiserep_backbone',
-           'strip_denoiserep']
+__all__ = ['AUTHORS_SELECTION', 'DEFAULT_EXCLUDE', 'LAYER_PRESETS', 'LAYER_TYPES', 'build_denoiserep_backbone',
+           'is_denoiserep_backbone', 'strip_denoiserep']
 
 #: Linear layers that do not embed features: SwinV2's continuous position bias MLP maps the fixed
 #: table of relative coordinates to attention biases.
@@ -38,12 +46,35 @@ DEFAULT_EXCLUDE = ('*cpb_mlp*',)
 #: nn.Linear/nn.Conv2d and mmcv's wrappers of them (used by mmcv's FFN and ConvModule), whose forward is
 #: the stock one for non-empty inputs, and nn.MultiheadAttention for its in_proj and out_proj.
 LAYER_TYPES = (nn.Linear, nn.Conv2d, wrappers.Linear, wrappers.Conv2d, nn.MultiheadAttention)
+LAYER_PRESETS = ('all', 'authors')
+
+
+def mlp_linears(model: nn.Module) -> List[str]:
+    """The authors' transformer rule in mmpretrain's names: Linear layers of an MLP block (a module named
+    ``ffn``, mmpretrain's spelling of timm's ``mlp``, or one whose name contains ``mlp``, e.g. ``cpb_mlp``)."""
+    return [name for name, layer in convertible_layers(model, LAYER_TYPES) if isinstance(layer, nn.Linear)
+            and any(part == 'ffn' or 'mlp' in part.lower() for part in name.split('.')[:-1])]
+
+
+def odd_kernel_convs(model: nn.Module) -> List[str]:
+    """The authors' CNN rule (``convert_denoise_conv2d``): every Conv2d whose kernel is odd."""
+    return [name for name, layer in convertible_layers(model, LAYER_TYPES)
+            if isinstance(layer, nn.Conv2d) and layer.kernel_size[0] % 2 == 1]
+
+
+#: backbone class name -> the authors' selection for it (``preset='authors'``).
+AUTHORS_SELECTION: Dict[str, Callable[[nn.Module], List[str]]] = {
+    'VisionTransformer': mlp_linears, 'SwinTransformerV2': mlp_linears,
+    'ResNet': odd_kernel_convs, 'ResNetV1c': odd_kernel_convs, 'ResNetV1d': odd_kernel_convs,
+    'Darknet': odd_kernel_convs,
+}
 
 
 @MODELS.register_module(name='DenoiseRepBackbone')
 def build_denoiserep_backbone(backbone: dict,
+                              preset: str = 'all',
                               include: Union[str, Sequence[str], None] = None,
-                              exclude: Union[str, Sequence[str], None] = DEFAULT_EXCLUDE,
+                              exclude: Union[str, Sequence[str], None] = None,
                               num_steps: int = 1000,
                               beta_range: Tuple[float, float] = (1e-4, 2e-3),
                               noise_loss: str = 'l1+l2',
@@ -54,10 +85,11 @@ def build_denoiserep_backbone(backbone: dict,
 
     Args:
         backbone (dict): the stock backbone config, built in the current default scope.
-        include (str | Sequence[str], optional): glob patterns of layer names to convert. Defaults to
-            None (all).
-        exclude (str | Sequence[str], optional): glob patterns never converted. Defaults to
-            ``DEFAULT_EXCLUDE``.
+        preset (str): the layer selection, 'all' or 'authors' (see the module docstring). Defaults to 'all'.
+        include (str | Sequence[str], optional): glob patterns of layer names to convert, replacing the
+            preset's selection. Defaults to None (the preset's).
+        exclude (str | Sequence[str], optional): glob patterns never converted. Defaults to None: the
+            preset's (``DEFAULT_EXCLUDE`` for 'all').
         num_steps (int): DDPM schedule length. Defaults to 1000.
         beta_range (tuple[float, float]): (beta_start, beta_end). Defaults to (1e-4, 2e-3).
         noise_loss (str): 'l1+l2', 'l1' or 'l2'. Defaults to 'l1+l2'.
@@ -69,19 +101,33 @@ def build_denoiserep_backbone(backbone: dict,
     """
     if not isinstance(backbone, dict) or 'type' not in backbone:
         raise TypeError(f'DenoiseRepBackbone needs backbone=dict(type=...), got {backbone!r}')
+    if preset not in LAYER_PRESETS:
+        raise ValueError(f'DenoiseRepBackbone: preset must be one of {LAYER_PRESETS}, got {preset!r}')
     model = MODELS.build({**backbone, **backbone_kwargs})
     if deploy:
         return model
+    family = type(model).__name__
+    if include is not None or exclude is not None:
+        selection = f'custom selection (preset {preset!r} replaced by include={include!r}, exclude={exclude!r})'
+    elif preset == 'authors':
+        if family not in AUTHORS_SELECTION:
+            raise ValueError(f"DenoiseRepBackbone: no preset='authors' for {family}: the authors' code converts "
+                             f'{", ".join(sorted(AUTHORS_SELECTION))}; use preset=\'all\' or include/exclude')
+        rule = AUTHORS_SELECTION[family]
+        include = tuple(rule(model))
+        selection = f"preset 'authors' ({rule.__name__}, the authors' selection for {family})"
+    else:
+        exclude = DEFAULT_EXCLUDE
+        selection = f"preset 'all' (every embedding layer except {', '.join(DEFAULT_EXCLUDE)})"
     param = next(model.parameters())
     example = torch.zeros(*example_input_shape, dtype=param.dtype, device=param.device)
     layers = [name for name, _ in convertible_layers(model, LAYER_TYPES)]
     selected = selected_layers(model, LAYER_TYPES, include, exclude)
     add_denoisers(model, include=include, exclude=exclude, num_steps=num_steps, beta_range=beta_range,
                   example_inputs=example, layer_types=LAYER_TYPES, noise_loss=noise_loss)
-    print_log(f'DenoiseRepBackbone: {type(model).__name__}: {len(denoising_layers(model))} of {len(selected)} '
+    print_log(f'DenoiseRepBackbone: {family}: {selection}: {len(denoising_layers(model))} of {len(selected)} '
               f'selected Linear/Conv2d layers converted ({len(layers) - len(selected)} of {len(layers)} '
-              f'not selected by include={include!r}, exclude={exclude!r})\n{denoiser_report(model)}',
-              logger='current')
+              f'not selected)\n{denoiser_report(model)}', logger='current')
     return model
 
 

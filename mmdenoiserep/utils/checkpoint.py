@@ -9,6 +9,7 @@ stand-in that resolves HistoryBuffer's statistics methods and refuses everything
 """
 import os.path as osp
 import pickle
+import re
 import zipfile
 from typing import List, Mapping, Optional, Tuple
 
@@ -18,7 +19,7 @@ import torch
 from .errors import InputError, first_line
 from .files import write_atomically
 
-__all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
+__all__ = ['rename_keys', 'checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
            'read_denoiserep_checkpoint', 'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
 
 
@@ -134,6 +135,20 @@ def read_denoiserep_checkpoint(path: str, ema: bool = False) -> Tuple[dict, dict
     meta = dict((checkpoint.get('meta') if 'state_dict' in checkpoint else None) or {})
     meta['denoiserep_weights'] = weights
     return meta, state_dict
+
+
+def rename_keys(state_dict: Mapping, renames, source: str) -> dict:
+    """A new state_dict with each key renamed by the first ``(regex, replacement)`` of ``renames`` that
+    matches it (``re.match``, then ``re.sub``); InputError on a key none matches ('not a <source>')."""
+    renamed = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in renames:
+            if re.match(pattern, key):
+                renamed[re.sub(pattern, replacement, key)] = value
+                break
+        else:
+            raise InputError(f'unexpected key {key!r}: not a {source}')
+    return renamed
 
 
 def strip_ddp_prefix(state_dict: Mapping) -> dict:

@@ -12,13 +12,12 @@ The DINO projection head, the classifier and distillation tokens are dropped. Wr
 """
 import argparse
 import math
-import re
 import sys
 
 import torch
 import torch.nn.functional as F
 
-from mmdenoiserep.utils import InputError, load_checkpoint_file, save_atomically
+from mmdenoiserep.utils import InputError, load_checkpoint_file, rename_keys, save_atomically
 
 #: timm ViT key pattern -> mmpretrain VisionTransformer key
 RENAMES = [
@@ -66,16 +65,8 @@ def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple, hw_ratio: int) -> tor
 
 def convert(checkpoint: dict, grid: tuple, hw_ratio: int = 2) -> dict:
     """mmpretrain VisionTransformer state_dict of a LUPerson/timm ViT checkpoint, pos_embed on ``grid``."""
-    converted = {}
-    for key, value in timm_state_dict(checkpoint).items():
-        if key.split('.')[0] in DROPPED:
-            continue
-        for pattern, replacement in RENAMES:
-            if re.match(pattern, key):
-                converted[re.sub(pattern, replacement, key)] = value
-                break
-        else:
-            raise InputError(f'unexpected key {key!r}: not a timm/DINO ViT checkpoint')
+    kept = {key: value for key, value in timm_state_dict(checkpoint).items() if key.split('.')[0] not in DROPPED}
+    converted = rename_keys(kept, RENAMES, 'timm/DINO ViT checkpoint')
     if 'pos_embed' not in converted or 'patch_embed.projection.weight' not in converted:
         raise InputError('no pos_embed/patch_embed in the checkpoint: not a timm/DINO ViT checkpoint')
     if converted['pos_embed'].shape[1] != 1 + grid[0] * grid[1]:
