@@ -16,8 +16,8 @@
 # far below 1/s.
 # Why not the stem: this caffe-style ResNet reads raw BGR pixels less their mean (std 1, values of ~60), so SGD on the
 # stem's 3x3 denoiser is stable only below lr ~5e-3, which would hold every denoiser's LR 200x below the one above;
-# and noise of s <= 0.1 on pixels of that scale leaves it nothing to learn. With exclude set, the preset is replaced
-# by exclude's selection: every Conv2d but conv1, which for this ResNet is the authors' selection without the stem.
+# and noise of s <= 0.1 on pixels of that scale leaves it nothing to learn. exclude replaces the preset's (empty)
+# exclusions: the authors' selection without the stem.
 _base_ = './centernet_r50_control_coco.py'
 
 model = dict(

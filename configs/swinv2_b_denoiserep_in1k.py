@@ -1,7 +1,7 @@
 # DenoiseRep on SwinV2-B (window 8, 256px), ImageNet-1k: the control config plus the method (its backbone wrapped,
 # the DenoiseRep hook). Recipe: authors' code RG12138/DenoiseRep Classification/imagenet/Swin-Transformer (main.py,
 # config.py, denoiserep_op): the Linear layers of the MLP blocks and of the continuous position bias MLPs
-# (convert_vit_denoise_linear: ffn fc1/fc2 and cpb_mlp, 48 layers; preset 'authors'), lambda 0.01
+# (convert_vit_denoise_linear: ffn fc1/fc2 and cpb_mlp, 96 layers; preset 'authors'), lambda 0.01
 # (MODEL.DIFFUSION_LOSS_WEIGHT), the paper's loss over every position, phases of 10 epochs (TRAIN.FT_EPOCH)
 # starting with denoise at epoch 0 (main.py counts epochs from 0: denoise 0-9, finetune 10-19, ...; 6 cycles),
 # denoiser lr x1 (the control's denoiser_lr_mult). Summed denoiser LR over the 60 denoise-phase epochs:

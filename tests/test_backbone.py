@@ -233,5 +233,20 @@ def test_presets_are_logged_and_refused_where_the_authors_had_none():
     scope, inner, size, _ = BACKBONES['mmseg.MiT-b0']
     with pytest.raises(ValueError, match="no preset='authors' for MixVisionTransformer"):
         build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors'))
+    with pytest.raises(ValueError, match="no preset='authors' for MixVisionTransformer"):  # even with a selection
+        build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors', exclude='x'))
     with pytest.raises(ValueError, match="preset must be one of \\('all', 'authors'\\), got 'paper'"):
         build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='paper'))
+
+
+def test_exclude_refines_the_preset_and_include_replaces_it():
+    scope, inner, size, _ = BACKBONES['mmdet.ResNet-50']
+    model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors',
+                              exclude=('conv1',), example_input_shape=(1, 3, size, size)))
+    names = [n for n, _ in denoising_layers(model)]
+    assert len(names) == 52 and 'conv1' not in names and 'layer1.0.conv1' in names
+    scope, inner, size, _ = BACKBONES['mmpretrain.VisionTransformer']
+    model = build(scope, dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, preset='authors',
+                              include='layers.1.*', example_input_shape=(1, 3, size, size)))
+    assert [n for n, _ in denoising_layers(model)] == ['layers.1.attn.qkv', 'layers.1.attn.proj',
+                                                      'layers.1.ffn.layers.0.0', 'layers.1.ffn.layers.1']

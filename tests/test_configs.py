@@ -283,3 +283,17 @@ def test_model_zoo_without_markers_is_a_one_line_error(tmp_path):
     assert result.returncode != 0 and 'model-zoo:start' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert readme.read_text(encoding='utf-8') == '# no table here\n'
+
+
+@pytest.mark.parametrize('model', experiments())
+def test_headers_say_where_the_recipe_comes_from(model):
+    """The control and DenoiseRep files say in their own header what the metafile's Recipe says: "Recipe:
+    authors' code ..." or "Recipe: project recipe ..."; a project recipe states its summed denoiser LR."""
+    authors = model['Metadata']['Recipe'].startswith("authors' code")
+    for path in paths(model)[1:]:
+        header = ''.join(line for line in (ROOT / path).read_text(encoding='utf-8').splitlines(keepends=True)
+                         if line.startswith('#'))
+        label = "Recipe: authors' code" if authors else 'Recipe: project recipe'
+        assert label in header, f'{path}: no {label!r} in its header'
+    if not authors:
+        assert 'Summed denoiser LR' in (ROOT / paths(model)[2]).read_text(encoding='utf-8'), paths(model)[2]

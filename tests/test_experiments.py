@@ -7,7 +7,9 @@ The experiments are read from the metafile, so a new row is covered without edit
 the experiments into the CI budget, each epoch runs on 4 training images (2 iterations), validation and
 test on 2 images, and an iteration-based loop runs one denoise and one finetune phase of --tiny's length;
 re-id sets keep their whole tiny splits (identity batches need every identity, the metric needs the
-queries and the gallery).
+queries and the gallery). CI runs one experiment per backbone family and data layout (``REPRESENTATIVES``);
+the others are marked ``every_experiment`` (``python -m pytest -m every_experiment`` runs them, 28 min for
+all rows on 2 cores); every config is also built and checked by the fast tests of tests/test_configs.py.
 """
 import re
 import subprocess
@@ -15,7 +17,7 @@ import sys
 
 import pytest
 import torch
-from config_helpers import ROOT, experiments, load, paths
+from config_helpers import EXPERIMENTS, ROOT, experiments, load, paths
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner
 from mmengine.utils import import_modules_from_strings
@@ -103,8 +105,33 @@ def outputs(model: torch.nn.Module, batch: dict, proposals=None) -> tuple:
     return tensors(features) + tensors(heads), proposals
 
 
+#: One experiment per backbone family and data layout (the rest share both with one of these).
+REPRESENTATIVES = {
+    'mask_rcnn_swinv2_t_denoiserep_coco', 'mask_rcnn_r50_denoiserep_coco', 'yolov3_d53_denoiserep_coco',
+    'fcn_r50_denoiserep_ade20k', 'segformer_mit_b0_denoiserep_ade20k', 'swinv2_t_denoiserep_in1k',
+    'resnet50_denoiserep_in1k', 'vit_b16_denoiserep_cifar10', 'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets',
+    'vit_b16_denoiserep_flowers102', 'transreid_ssl_vit_s_denoiserep_market1501',
+    'transreid_ssl_vit_s_denoiserep_msmt17', 'transreid_ssl_vit_s_denoiserep_cuhk03',
+    'transreid_ssl_vit_s_denoiserep_vehicleid', 'lenet5_denoiserep_fashion_mnist'}
+
+
+def representatives_first():
+    """The metafile's experiments, those outside REPRESENTATIVES marked every_experiment."""
+    return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *([] if p.id in REPRESENTATIVES
+                                                                else [pytest.mark.every_experiment])])
+            for p in experiments()]
+
+
+def test_representatives_are_metafile_experiments_of_distinct_family_and_layout():
+    by_name = {m['Name']: m['Metadata'] for m in EXPERIMENTS}
+    assert REPRESENTATIVES <= set(by_name)
+    covered = {(meta['Backbone'].split('-')[0], meta['Dataset']) for name, meta in by_name.items()
+               if name in REPRESENTATIVES}
+    assert len(covered) == len(REPRESENTATIVES)
+
+
 @pytest.mark.timeout(1500)
-@pytest.mark.parametrize('model', experiments())
+@pytest.mark.parametrize('model', representatives_first())
 def test_experiment_trains_fuses_and_loads_into_its_baseline(model, tmp_path):
     baseline, _, denoiserep = paths(model)
     options = short_run_options(denoiserep)
@@ -115,7 +142,7 @@ def test_experiment_trains_fuses_and_loads_into_its_baseline(model, tmp_path):
     assert re.search(r'DenoiseRepHook: denoisers learned, iterations \d+-\d+ \(loss / zero predictor', log)
     assert 'denoisers learned: loss / zero predictor (1.0 = nothing learned) mean' in log  # the closing table
     converted, selected, total = map(int, re.search(
-        r"DenoiseRepBackbone: \w+: preset '\w+' \([^)]*\): (\d+) of (\d+) selected Linear/Conv2d layers "
+        r"DenoiseRepBackbone: \w+: preset '\w+' \([^)]*\)[^:]*: (\d+) of (\d+) selected Linear/Conv2d layers "
         r'converted \(\d+ of (\d+)', log).groups())
     assert converted == selected > 0
     checkpoint = (work / 'last_checkpoint').read_text().strip()

@@ -24,8 +24,9 @@ Layer selection, ``preset`` (every DenoiseRep config names its own):
   (``convert_vit_denoise_linear``: Linear children of modules named ``*mlp*``; mmpretrain's ``ffn`` and
   SwinV2's ``cpb_mlp``: ViT-S 24 layers, SwinV2-T 48), for CNNs every Conv2d with an odd kernel
   (``convert_denoise_conv2d``: ResNet-50 53 layers). A family the authors never converted is refused.
-``include``/``exclude`` (glob patterns) replace the preset's selection. The build log names the preset and
-reports converted/selected layers.
+``include`` (glob patterns) replaces the preset's layer list, ``exclude`` its exclusions (e.g.
+``preset='authors', exclude=('conv1',)``: the authors' selection without the stem). The build log names the
+preset and reports converted/selected layers.
 """
 from typing import Callable, Dict, List, Sequence, Tuple, Union
 
@@ -87,9 +88,9 @@ def build_denoiserep_backbone(backbone: dict,
         backbone (dict): the stock backbone config, built in the current default scope.
         preset (str): the layer selection, 'all' or 'authors' (see the module docstring). Defaults to 'all'.
         include (str | Sequence[str], optional): glob patterns of layer names to convert, replacing the
-            preset's selection. Defaults to None (the preset's).
-        exclude (str | Sequence[str], optional): glob patterns never converted. Defaults to None: the
-            preset's (``DEFAULT_EXCLUDE`` for 'all').
+            preset's layer list. Defaults to None (the preset's).
+        exclude (str | Sequence[str], optional): glob patterns never converted, replacing the preset's
+            exclusions. Defaults to None: the preset's (``DEFAULT_EXCLUDE`` for 'all', none for 'authors').
         num_steps (int): DDPM schedule length. Defaults to 1000.
         beta_range (tuple[float, float]): (beta_start, beta_end). Defaults to (1e-4, 2e-3).
         noise_loss (str): 'l1+l2', 'l1' or 'l2'. Defaults to 'l1+l2'.
@@ -107,18 +108,22 @@ def build_denoiserep_backbone(backbone: dict,
     if deploy:
         return model
     family = type(model).__name__
-    if include is not None or exclude is not None:
-        selection = f'custom selection (preset {preset!r} replaced by include={include!r}, exclude={exclude!r})'
-    elif preset == 'authors':
+    if preset == 'authors':
         if family not in AUTHORS_SELECTION:
             raise ValueError(f"DenoiseRepBackbone: no preset='authors' for {family}: the authors' code converts "
                              f'{", ".join(sorted(AUTHORS_SELECTION))}; use preset=\'all\' or include/exclude')
         rule = AUTHORS_SELECTION[family]
-        include = tuple(rule(model))
+        preset_include, preset_exclude = tuple(rule(model)), None
         selection = f"preset 'authors' ({rule.__name__}, the authors' selection for {family})"
     else:
-        exclude = DEFAULT_EXCLUDE
+        preset_include, preset_exclude = None, DEFAULT_EXCLUDE
         selection = f"preset 'all' (every embedding layer except {', '.join(DEFAULT_EXCLUDE)})"
+    if include is not None:
+        selection += f' with include={include!r} replacing its layer list'
+    if exclude is not None:
+        selection += f' with exclude={exclude!r} replacing its exclusions'
+    include = preset_include if include is None else include
+    exclude = preset_exclude if exclude is None else exclude
     param = next(model.parameters())
     example = torch.zeros(*example_input_shape, dtype=param.dtype, device=param.device)
     layers = [name for name, _ in convertible_layers(model, LAYER_TYPES)]
