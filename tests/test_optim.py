@@ -126,7 +126,9 @@ def test_zero_predictor_loss_is_taken_on_the_same_noise(monkeypatch):
 def test_learned_fraction_windows_and_closing_table():
     model = add_denoisers(Net(), example_inputs=torch.zeros(1, 4))
     monitor = LearnedFraction()
-    assert monitor.close_window() == {} and 'no noise-prediction loss was recorded' in monitor.table(model)
+    assert monitor.close_window() == {} and monitor.window is None
+    assert monitor.table(model) == 'denoisers learned: no noise-prediction loss was recorded in this run'
+    assert monitor.summary({}) == 'denoisers learned: no noise-prediction loss recorded yet'
     monitor.add({'fc': (torch.tensor(1.0), torch.tensor(2.0)), 'out': (torch.tensor(3.0), torch.tensor(3.0))}, 7)
     monitor.add({'fc': (torch.tensor(0.5), torch.tensor(2.0))}, 8)
     assert monitor.close_window() == {'fc': 1.5 / 4.0, 'out': 1.0} and monitor.window == (7, 8)
@@ -134,6 +136,7 @@ def test_learned_fraction_windows_and_closing_table():
     table = monitor.table(model).splitlines()  # closes the open window first
     assert table[0] == ('denoisers learned, iterations 9-9 (loss / zero predictor on the same noise, 1.0 = nothing '
                         'learned):')
+    assert table[1] == 'layer' + ' ' * 43 + ' ' + ' step' + ' ' + '   noise' + ' ' + '   ratio'  # widths 48, 5, 8, 8
     fc_noise = (1 - model.fc.schedule.alpha_bar) ** 0.5
     assert table[2].split() == ['fc', '2', f'{fc_noise:.4f}', '1.0000']
     assert table[3].split() == ['out', '1', f'{(1 - model.out.schedule.alpha_bar) ** 0.5:.4f}', '-']
@@ -149,3 +152,18 @@ def test_iterations_without_losses_open_no_window():
     assert monitor.window == (3, 3)
     monitor.add({}, 5)
     assert monitor.close_window() == {} and monitor.window == (3, 3)
+
+
+def test_timm_cosine_defaults_and_epoch_conversion():
+    from mmdenoiserep.engine import timm_cosine_lr
+    assert timm_cosine_lr(15, 1.0, 20, 0.0, 10, 0.0) == pytest.approx((1 + math.cos(math.pi * 15 / 20)) / 2)
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = TimmCosineLR(optimizer, t_initial=10)
+    assert (scheduler.by_epoch, scheduler.warmup_t, scheduler.warmup_prefix, scheduler.lr_min) == (True, 0, False, 0.0)
+    scheduler = TimmCosineLR.build_iter_from_epoch(optimizer, t_initial=3, begin=2, end=5, epoch_length=1)
+    assert (scheduler.t_initial, scheduler.begin, scheduler.end) == (3, 2, 5)
+    scheduler = TimmCosineLR.build_iter_from_epoch(optimizer, t_initial=3, begin=2, end=5, epoch_length=4)
+    assert (scheduler.t_initial, scheduler.begin, scheduler.end) == (12, 8, 20)
+    for kwargs in (dict(by_epoch=False, epoch_length=4), dict(epoch_length=0), dict()):
+        with pytest.raises(ValueError, match='convert_to_iter_based needs by_epoch=True and a positive epoch_length'):
+            TimmCosineLR.build_iter_from_epoch(optimizer, t_initial=3, **kwargs)
