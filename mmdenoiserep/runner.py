@@ -4,6 +4,7 @@ They work for mmdet, mmseg and mmpretrain configs alike: the config's ``default_
 toolbox, mmengine's Runner does the rest.
 """
 import argparse
+import copy
 import datetime
 import os
 import os.path as osp
@@ -13,7 +14,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.hooks import CheckpointHook
-from mmengine.registry import DATA_SAMPLERS, RUNNERS
+from mmengine.registry import DATA_SAMPLERS, MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
 from .engine import ReseedHook, UnfusedCheckpointCheckHook
@@ -21,7 +22,7 @@ from .tiny import TINY_DATA_ROOT, tiny_config
 from .tiny_data import make_tiny_data
 from .utils import InputError, allow_mmengine_checkpoints, check_checkpoint_file, first_line
 
-__all__ = ['add_config_args', 'load_config', 'build_runner', 'total_batch_size']
+__all__ = ['add_config_args', 'load_config', 'build_model', 'build_runner', 'total_batch_size']
 
 
 def add_config_args(parser: argparse.ArgumentParser, launcher: bool = True) -> None:
@@ -58,6 +59,20 @@ def load_config(args: argparse.Namespace, work_dir: Optional[str] = None) -> Con
     if launcher != 'none' and not torch.cuda.is_available():
         _use_cpu_distributed(cfg)
     return cfg
+
+
+def build_model(cfg: Config, model_cfg: Optional[dict] = None) -> torch.nn.Module:
+    """The model of ``cfg`` (or ``model_cfg``, e.g. the baseline form of ``cfg.model``) under the config's
+    ``default_scope``, with the config-level ``data_preprocessor`` as the Runner adds it.
+
+    Built from a deep copy: some builders write into the dict they are given (mmdet's DETRHead puts a tensor
+    into ``loss_cls.class_weight``), so a second model built from the same config would fail or differ.
+    """
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    model_cfg = copy.deepcopy(cfg.model if model_cfg is None else model_cfg)
+    if cfg.get('data_preprocessor') is not None and isinstance(model_cfg, dict):
+        model_cfg.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
+    return MODELS.build(model_cfg)
 
 
 def _use_cpu_distributed(cfg: Config) -> None:

@@ -18,11 +18,12 @@ import sys
 import pytest
 import torch
 from config_helpers import EXPERIMENTS, ROOT, experiments, load, paths
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.utils import import_modules_from_strings
 
 from mmdenoiserep import denoising_layers
+from mmdenoiserep.runner import build_model as runner_build_model
 from mmdenoiserep.tiny import TINY_ITERS
 from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
 
@@ -66,11 +67,7 @@ def build_model(config: str, options: list, checkpoint: str) -> torch.nn.Module:
     cfg = load(config, *options)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.default_scope)
-    model_cfg = cfg.model
-    if cfg.get('data_preprocessor') is not None:  # as the Runner does (mmpretrain configs)
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(model_cfg)
+    model = runner_build_model(cfg)
     load_state_dict_exact(model, load_checkpoint_file(checkpoint)['state_dict'])
     return model.eval()
 

@@ -38,14 +38,13 @@ import sys
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, set_random_seed
 
 import mmdenoiserep.models  # noqa: F401  (registers mmdenoiserep.DenoiseRepBackbone)
 from mmdenoiserep import denoising_layers, set_phase
 from mmdenoiserep.core import freeze_running_stats
 from mmdenoiserep.core.layers import NOISE_LOSSES
-from mmdenoiserep.runner import add_config_args, load_config
+from mmdenoiserep.runner import add_config_args, build_model, load_config
 from mmdenoiserep.utils import (InputError, first_line, load_state_dict_exact, read_denoiserep_checkpoint,
                                 write_atomically)
 
@@ -84,11 +83,10 @@ def check_args(args) -> None:
         raise InputError(f'--out-dir is a file, expected a folder: {args.out_dir}')
 
 
-def build_model(args, state_dict: dict):
+def load_model(args, state_dict: dict):
     """(config, model with the checkpoint loaded exactly, on the GPU if there is one)."""
     cfg = load_config(args)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     if not denoising_layers(model):
         raise InputError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
     try:
@@ -256,7 +254,7 @@ def analyze_checkpoint(args) -> None:
     _, state_dict = read_denoiserep_checkpoint(args.checkpoint)
     if not MMLogger.check_instance_created(PROG):  # the build log would interleave with the table
         MMLogger.get_instance(PROG, log_level='WARNING')
-    cfg, model = build_model(args, state_dict)
+    cfg, model = load_model(args, state_dict)
     rows, batches = analyze(cfg, model, args.batches, args.seed)
     stats = summary(rows, batches)
     report = dict(config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint), seed=args.seed,

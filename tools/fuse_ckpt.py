@@ -16,11 +16,10 @@ import os.path as osp
 import sys
 
 import torch
-from mmengine.registry import MODELS, init_default_scope
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
 from mmdenoiserep.models import is_denoiserep_backbone, strip_denoiserep
-from mmdenoiserep.runner import add_config_args, load_config
+from mmdenoiserep.runner import add_config_args, build_model, load_config
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, save_atomically
 
 RTOL = 1e-4  # max |fused - unfused| allowed, relative to max |unfused| (float32 rounding is ~1e-6)
@@ -100,8 +99,7 @@ def fuse_checkpoint(args) -> None:
     meta, state_dict = read_denoiserep_checkpoint(args.checkpoint, ema=args.ema)
     print(f'fusing {args.checkpoint}, taking {meta["denoiserep_weights"]}')
     cfg = load_config(args)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     if not denoising_layers(model):
         raise InputError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
     load_strict(model, state_dict, f'{args.checkpoint} does not match the model of {args.config}')
@@ -114,10 +112,9 @@ def fuse_checkpoint(args) -> None:
 
     if args.baseline_config:
         base_args = argparse.Namespace(**{**vars(args), 'config': args.baseline_config, 'cfg_options': None})
-        base_model_cfg = load_config(base_args).model
+        baseline = build_model(load_config(base_args))
     else:
-        base_model_cfg = strip_denoiserep(cfg.model)
-    baseline = MODELS.build(base_model_cfg)
+        baseline = build_model(cfg, strip_denoiserep(cfg.model))
     fused_state = model.state_dict()
     load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
     max_diff = compare_features(features(baseline, inputs), expected)

@@ -1,0 +1,65 @@
+"""Every metafile row's DenoiseRep config fuses as the README shows it (``tools/fuse_ckpt.py CONFIG CKPT OUT``,
+no ``--baseline-config``) into a checkpoint that the row's baseline config loads with strict=True, and
+tools/benchmark.py builds its three models from the same config.
+
+Building a model must not change the config it came from: mmdet's DETRHead writes a tensor into
+``loss_cls.class_weight``, and the baseline built next from the same config failed ("Expected class_weight to
+have type float"). The checkpoints here hold random denoisers (std 0.05: W' far from W), the model sizes of
+``--tiny``.
+"""
+import argparse
+
+import pytest
+import torch
+from config_helpers import experiments, load, paths
+from tool_helpers import load_tool, run_tool
+
+from mmdenoiserep import denoiser_parameters, denoising_layers
+from mmdenoiserep.runner import build_model
+from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+
+
+@pytest.mark.parametrize('row', experiments())
+def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path):
+    baseline_config, _, config = paths(row)
+    torch.manual_seed(0)
+    model = build_model(load(config))
+    with torch.no_grad():
+        for parameter in denoiser_parameters(model):
+            parameter.normal_(std=0.05)
+    checkpoint, fused = tmp_path / 'epoch_1.pth', tmp_path / 'fused.pth'
+    torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
+
+    result = run_tool('fuse_ckpt', config, checkpoint, fused, '--tiny')
+    assert result.returncode == 0, result.stderr
+
+    baseline = build_model(load(baseline_config))
+    assert not denoising_layers(baseline)
+    load_state_dict_exact(baseline, load_checkpoint_file(str(fused))['state_dict'])  # strict: the stock keys
+
+
+@pytest.mark.parametrize('row', experiments())
+def test_benchmark_builds_its_models_from_every_denoiserep_config(row):
+    benchmark = load_tool('benchmark')
+    config = paths(row)[2]
+    cfg, baseline, unfused, fused, _ = benchmark.build_models(benchmark.parse_args([config, '--tiny']))
+    assert denoising_layers(unfused) and not denoising_layers(baseline) and not denoising_layers(fused)
+    stock = {k: v for k, v in unfused.state_dict().items() if '.denoiser.' not in k}
+    assert stock.keys() == baseline.state_dict().keys() == fused.state_dict().keys()
+    assert all(torch.equal(stock[k], v) for k, v in baseline.state_dict().items())
+
+
+def test_building_a_model_leaves_its_config_as_it_was():
+    cfg = load('configs/detr_r50_denoiserep_coco.py')
+    before = cfg.model.to_dict()
+    build_model(cfg)
+    assert cfg.model.to_dict() == before
+    assert isinstance(cfg.model.bbox_head.loss_cls.class_weight, float)  # DETRHead writes a tensor here
+
+
+def test_build_model_adds_the_config_level_data_preprocessor():
+    cfg = load('configs/resnet50_denoiserep_in1k.py', 'model.backbone.backbone.depth=18',
+               'model.head.in_channels=512')
+    assert 'data_preprocessor' not in cfg.model and cfg.data_preprocessor is not None
+    model = build_model(cfg)
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx(cfg.data_preprocessor['mean'])
