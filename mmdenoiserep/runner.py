@@ -6,23 +6,31 @@ toolbox, mmengine's Runner does the rest.
 import argparse
 import copy
 import datetime
+import itertools
 import os
 import os.path as osp
-from typing import Optional, Tuple
+import sys
+import zipfile
+from typing import NoReturn, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import DATA_SAMPLERS, MODELS, RUNNERS, init_default_scope
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
-from .engine import ReseedHook, UnfusedCheckpointCheckHook
+from .engine import FusedCheckpointCheckHook, ReseedHook, UnfusedCheckpointCheckHook
 from .tiny import TINY_DATA_ROOT, tiny_config
 from .tiny_data import make_tiny_data
 from .utils import InputError, allow_mmengine_checkpoints, check_checkpoint_file, first_line
 
-__all__ = ['add_config_args', 'load_config', 'build_model', 'build_runner', 'total_batch_size']
+__all__ = ['add_config_args', 'load_config', 'build_model', 'build_runner', 'check_data', 'exit_with_error',
+           'resolve_resume', 'total_batch_size']
+
+#: datasets that download themselves when ``download`` is not False (mmpretrain's defaults)
+DOWNLOADING_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST')
+_runner_count = itertools.count(1)
 
 
 def add_config_args(parser: argparse.ArgumentParser, launcher: bool = True) -> None:
@@ -59,6 +67,18 @@ def load_config(args: argparse.Namespace, work_dir: Optional[str] = None) -> Con
     if launcher != 'none' and not torch.cuda.is_available():
         _use_cpu_distributed(cfg)
     return cfg
+
+
+def exit_with_error(tool: str, error: BaseException) -> NoReturn:
+    """Exit with status 1 and one line, ``TOOL: error: MESSAGE``. Under tools/torchrun.sh (dist_train.sh) the
+    line also goes to ``$MMDENOISEREP_ERROR_FILE.rank<RANK>``, which the launcher prints last."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    message = f'{tool}: error: {lines[0]}'
+    error_file = os.environ.get('MMDENOISEREP_ERROR_FILE')
+    if error_file:
+        with open(f'{error_file}.rank{os.environ.get("RANK", "0")}', 'w') as f:
+            f.write(message + '\n')
+    sys.exit(message)
 
 
 def build_model(cfg: Config, model_cfg: Optional[dict] = None) -> torch.nn.Module:
@@ -114,12 +134,93 @@ def total_batch_size(cfg: Config, world_size: int) -> Tuple[int, bool]:
     return world_size * batch_size, False
 
 
-def build_runner(cfg: Config) -> Runner:
+def resolve_resume(cfg: Config, resume: Optional[str]) -> str:
+    """Apply ``--resume [PATH]`` to ``cfg`` and say where the run starts (one line for the log).
+
+    ``'auto'``: the latest checkpoint of the work dir (its ``last_checkpoint`` pointer); on a first launch,
+    when there is none yet, the run starts as without ``--resume``: from ``load_from`` (weights only) or from
+    the initial weights. (mmengine's ``resume=True`` would instead drop ``load_from`` and start from random
+    weights, or take ``load_from`` as the run to resume, with its epoch and optimizer.) A PATH, or the
+    checkpoint found, must be a complete, uncorrupted checkpoint: else InputError.
+    """
+    if resume == 'auto':
+        resume = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        if resume is None:
+            cfg.resume = False
+            start = f'load_from {cfg.load_from}' if cfg.get('load_from') else 'the initial weights (no load_from)'
+            return f'--resume: no checkpoint in {cfg.work_dir} yet: starting from {start}'
+    elif resume is None:
+        return f'starting from load_from {cfg.load_from}' if cfg.get('load_from') else ''
+    _check_resume_checkpoint(resume)
+    cfg.resume, cfg.load_from = True, resume
+    return f'resuming from {resume}'
+
+
+def _check_resume_checkpoint(path: str) -> None:
+    """InputError unless ``path`` is a complete checkpoint whose every archive member passes its CRC check."""
+    check_checkpoint_file(path, 'resume checkpoint')
+    try:
+        with zipfile.ZipFile(path) as archive:
+            corrupt = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as error:
+        corrupt = str(error)
+    if corrupt is not None:
+        raise InputError(f'resume checkpoint {path} is corrupt ({corrupt} fails its check): delete it, or resume '
+                         'from an earlier one with --resume PATH')
+
+
+def check_data(cfg: Config, *loaders: str) -> None:
+    """InputError naming the first missing dataset folder or file (``data_root``, ``ann_file``,
+    ``data_prefix``) of the given dataloaders, with the fix; datasets that download themselves pass."""
+    for loader in loaders:
+        for dataset in _datasets((cfg.get(loader) or {}).get('dataset')):
+            missing = _missing_path(dataset)
+            if missing:
+                raise InputError(f'{loader}: {missing} not found (dataset {dataset.get("type")}): put the '
+                                 'dataset there (README, "Data"), or run on the tiny datasets with --tiny')
+
+
+def _datasets(node):
+    """The dataset dicts of a dataloader's ``dataset`` (wrappers such as ConcatDataset nest them)."""
+    if isinstance(node, dict):
+        if any(key in node for key in ('data_root', 'ann_file', 'data_prefix')):
+            yield node
+        for value in node.values():
+            yield from _datasets(value)
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _datasets(item)
+
+
+def _missing_path(dataset: dict) -> Optional[str]:
+    name = str(dataset.get('type', '')).rpartition('.')[2]
+    if dataset.get('download', name in DOWNLOADING_DATASETS):
+        return None
+    root = dataset.get('data_root') or ''
+    prefix = dataset.get('data_prefix')
+    relative = [dataset.get('ann_file')] + (list(prefix.values()) if isinstance(prefix, dict) else [prefix])
+    paths = ([root] if root else []) + [osp.join(root, p) for p in relative if isinstance(p, str) and p]
+    return next((path for path in paths if '://' not in path and not osp.exists(path)), None)
+
+
+def _unique_experiment_name(cfg: Config) -> None:
+    """Give the second and later runners of a process their own ``experiment_name``: mmengine names the
+    logger, message hub and visualizer instances by it (plus a timestamp in seconds), so two runners
+    started in the same second shared them, and the second wrote into the first's (maybe deleted) work dir."""
+    count = next(_runner_count)
+    if count > 1 and cfg.get('experiment_name') is None:
+        stem = osp.splitext(osp.basename(cfg.filename))[0] if cfg.filename else 'run'
+        cfg.experiment_name = f'{stem}_run{count}'
+
+
+def build_runner(cfg: Config, test: bool = False) -> Runner:
     """The config's runner (a config value its builders refuse, or a missing or truncated ``load_from``:
     InputError), made safe to kill and resume: its CheckpointHook replaced by
     `AtomicCheckpointHook` (same arguments), `ReseedHook` registered (a resumed run draws the random
     numbers of an uninterrupted one), and `UnfusedCheckpointCheckHook` registered (refuses unfused
-    checkpoints for models without denoisers)."""
+    checkpoints for models without denoisers); ``test``: also `FusedCheckpointCheckHook` (refuses a
+    checkpoint without denoiser weights for a model with denoisers)."""
+    _unique_experiment_name(cfg)
     if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
         _init_cpu_process_group(cfg)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
@@ -133,4 +234,6 @@ def build_runner(cfg: Config) -> Runner:
         raise InputError(f'cannot build the run from the config: {first_line(error)}') from error
     runner.register_hook(ReseedHook())
     runner.register_hook(UnfusedCheckpointCheckHook())
+    if test:
+        runner.register_hook(FusedCheckpointCheckHook())
     return runner

@@ -65,6 +65,24 @@ def fused(checkpoint, tmp_path):
     return tmp_path / 'plain.pth'
 
 
+def corrupt(checkpoint, tmp_path):
+    """A complete zip archive (its directory intact) with flipped bytes inside a stored tensor."""
+    data = bytearray(checkpoint.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    path = tmp_path / 'corrupt.pth'
+    path.write_bytes(bytes(data))
+    return path
+
+
+def latest_is_corrupt(checkpoint, tmp_path):
+    """A work dir whose last_checkpoint pointer names a corrupt checkpoint (what ``--resume`` picks up)."""
+    path = corrupt(checkpoint, tmp_path)
+    (tmp_path / 'work').mkdir()
+    (tmp_path / 'work' / 'last_checkpoint').write_text(str(path))
+    return path
+
+
 def directory(checkpoint, tmp_path):
     (tmp_path / 'folder.pth').mkdir()
     return tmp_path / 'folder.pth'
@@ -105,7 +123,16 @@ CASES = [
     ('wrapper-unknown-noise-loss', *hook("model.backbone.noise_loss='l3'"), None, 'noise_loss must be one of'),
     ('wrapper-too-few-steps', *hook('model.backbone.num_steps=3'), None, 'need num_steps >='),
     ('train-resume-missing', 'train', [CONFIG, '--tiny', '--resume', '{tmp}/missing.pth', '--cfg-options', *RESNET18],
-     None, 'load_from checkpoint not found'),
+     None, 'resume checkpoint not found'),
+    ('train-resume-corrupt', 'train', [CONFIG, '--tiny', '--resume', '{ckpt}', '--cfg-options', *RESNET18],
+     corrupt, 'is corrupt'),
+    ('train-resume-latest-corrupt', 'train', [CONFIG, '--tiny', '--resume', '--cfg-options', *RESNET18],
+     latest_is_corrupt, 'corrupt.pth is corrupt'),
+    ('train-missing-dataset', 'train', [CONFIG, '--cfg-options', *RESNET18, 'load_from=None'], None,
+     'train_dataloader: data/imagenet not found (dataset ImageNet): put the dataset there (README, "Data"), or run '
+     'on the tiny datasets with --tiny'),
+    *([('train-amp-without-gpu', 'train', [CONFIG, '--tiny', '--amp', '--cfg-options', *RESNET18], None,
+        '--amp needs a CUDA GPU')] if not torch.cuda.is_available() else []),
     ('train-resume-folder', 'train', [CONFIG, '--tiny', '--resume', '{ckpt}', '--cfg-options', *RESNET18],
      directory, 'not found'),
     ('train-resume-truncated', 'train', [CONFIG, '--tiny', '--resume', '{ckpt}', '--cfg-options', *RESNET18],
@@ -116,6 +143,10 @@ CASES = [
     # tools/test.py
     ('test-missing-checkpoint', 'test', [CONFIG, '{tmp}/missing.pth', '--tiny'], None, 'checkpoint not found'),
     ('test-truncated-checkpoint', 'test', [CONFIG, '{ckpt}', '--tiny'], truncated(0.3), 'not a complete torch'),
+    ('test-missing-dataset', 'test', [CONFIG, '{ckpt}', '--cfg-options', *RESNET18], lambda c, t: c,
+     'test_dataloader: data/imagenet not found'),
+    ('test-fused-with-denoiserep-config', 'test', [CONFIG, '{ckpt}', '--tiny', '--cfg-options', *RESNET18], fused,
+     'holds no denoiser weights (a fused or baseline checkpoint) and this model has 20 denoising layers'),
     # tools/fuse_ckpt.py: checkpoints
     *[(f'fuse-truncated-{int(f * 100)}', 'fuse_ckpt', [CONFIG, '{ckpt}', '{out}', *SHAPE, '--cfg-options', *RESNET18],
        truncated(f), 'cannot read checkpoint') for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)],

@@ -1,4 +1,6 @@
 """The command-line tools reject bad input with one line on stderr and a non-zero exit."""
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +35,20 @@ def test_setup_again_installs_and_builds_nothing():
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith('ok'), result.stderr[-1500:]
     assert '[setup_env]' not in result.stderr  # every install or build step logs a line
+
+
+def test_dist_train_prints_the_first_ranks_error_last(tmp_path):
+    """Under torchrun each rank's one-line error is buried under its traceback report: the launcher prints
+    rank 0's line again, last, and exits non-zero (here: no dataset at data/imagenet, without --tiny)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, PORT=str(port),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')]))
+    result = subprocess.run(['bash', 'tools/dist_train.sh', 'configs/resnet50_denoiserep_in1k.py', '2',
+                             '--work-dir', str(tmp_path / 'work')],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: train_dataloader: data/imagenet not found'), result.stderr[-3000:]
+    assert last.endswith('or run on the tiny datasets with --tiny')

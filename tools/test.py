@@ -1,10 +1,9 @@
 """Test (and evaluate) a checkpoint with an mmdet, mmseg or mmpretrain config."""
 import argparse
-import sys
 
 from mmengine.evaluator import DumpResults
 
-from mmdenoiserep.runner import add_config_args, build_runner, load_config
+from mmdenoiserep.runner import add_config_args, build_runner, check_data, exit_with_error, load_config
 from mmdenoiserep.utils import InputError, check_checkpoint_file
 
 
@@ -26,16 +25,14 @@ def main():
     try:
         cfg = load_config(args, work_dir=args.work_dir)
         check_checkpoint_file(args.checkpoint)
-    except (InputError, FileNotFoundError) as error:
-        sys.exit(f'test.py: error: {error}')
-    cfg.load_from = args.checkpoint
-    try:
-        runner = build_runner(cfg)
+        check_data(cfg, 'test_dataloader')
+        cfg.load_from = args.checkpoint
+        runner = build_runner(cfg, test=True)
         if args.out is not None:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
         runner.test()
-    except InputError as error:
-        sys.exit(f'test.py: error: {error}')
+    except (InputError, FileNotFoundError) as error:
+        exit_with_error('test.py', error)
 
 
 if __name__ == '__main__':

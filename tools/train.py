@@ -3,7 +3,10 @@ import argparse
 import os
 import sys
 
-from mmdenoiserep.runner import add_config_args, build_runner, load_config, total_batch_size
+import torch
+
+from mmdenoiserep.runner import (add_config_args, build_runner, check_data, exit_with_error, load_config,
+                                 resolve_resume, total_batch_size)
 from mmdenoiserep.utils import InputError, NonFiniteError
 
 
@@ -14,7 +17,8 @@ def parse_args():
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale the LR by the batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from this checkpoint, or from the latest in the work dir')
+                        help='resume from this checkpoint, or from the latest in the work dir (none yet: start '
+                        'from load_from, as without --resume)')
     add_config_args(parser)
     return parser.parse_args()
 
@@ -27,7 +31,7 @@ def scale_lr_to_batch(cfg, auto_scale_lr: bool) -> None:
     base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
     if auto_scale_lr:
         if base is None:
-            raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+            raise InputError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         if not is_global:
             cfg.auto_scale_lr.enable = True  # mmengine scales by world_size x batch_size / base
         elif total != base:  # mmengine would multiply a global batch by the world size again
@@ -43,24 +47,21 @@ def scale_lr_to_batch(cfg, auto_scale_lr: bool) -> None:
 def main():
     args = parse_args()
     try:
+        if args.amp and not torch.cuda.is_available():
+            raise InputError("--amp needs a CUDA GPU (mmengine's AmpOptimWrapper) and this machine has none: "
+                             'drop --amp')
         cfg = load_config(args, work_dir=args.work_dir)
-    except (InputError, FileNotFoundError) as error:
-        sys.exit(f'train.py: error: {error}')
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-    try:
+        if args.amp:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
         scale_lr_to_batch(cfg, args.auto_scale_lr)
-    except ValueError as error:
-        sys.exit(f'train.py: error: {error}')
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    try:
+        check_data(cfg, 'train_dataloader', *(['val_dataloader'] if cfg.get('val_cfg') else []))
+        start = resolve_resume(cfg, args.resume)
+        if start and os.environ.get('RANK', '0') == '0':
+            print(f'train.py: {start}', file=sys.stderr)
         build_runner(cfg).train()
-    except (InputError, NonFiniteError) as error:
-        sys.exit(f'train.py: error: {error}')
+    except (InputError, NonFiniteError, FileNotFoundError) as error:
+        exit_with_error('train.py', error)
 
 
 if __name__ == '__main__':

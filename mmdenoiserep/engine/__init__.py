@@ -1,5 +1,5 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
-from .checkpoint_check_hook import UnfusedCheckpointCheckHook
+from .checkpoint_check_hook import FusedCheckpointCheckHook, UnfusedCheckpointCheckHook
 from .hook import DenoiseRepHook
 from .learned_fraction import LearnedFraction
 from .optim_constructor import DenoiseRepOptimWrapperConstructor
@@ -7,4 +7,4 @@ from .reseed_hook import ReseedHook
 from .schedulers import TimmCosineLR, timm_cosine_lr
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
-           'LearnedFraction', 'ReseedHook', 'TimmCosineLR', 'UnfusedCheckpointCheckHook', 'timm_cosine_lr']
+           'FusedCheckpointCheckHook', 'LearnedFraction', 'ReseedHook', 'TimmCosineLR', 'UnfusedCheckpointCheckHook', 'timm_cosine_lr']

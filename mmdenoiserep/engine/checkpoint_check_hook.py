@@ -1,10 +1,19 @@
-"""``mmdenoiserep.UnfusedCheckpointCheckHook``: refuse an unfused DenoiseRep checkpoint in a plain model."""
+"""Hooks that refuse a checkpoint of the other form: unfused into a plain model, fused into a DenoiseRep model.
+
+mmengine loads checkpoints non-strictly and only warns about unexpected or missing keys, so either mismatch
+would run silently with the wrong weights.
+"""
 from mmengine.hooks import Hook
 
+from ..core import denoising_layers
 from ..registry import HOOKS
-from ..utils import check_not_unfused
+from ..utils import InputError, check_not_unfused, checkpoint_state_dict
 
-__all__ = ['UnfusedCheckpointCheckHook']
+__all__ = ['UnfusedCheckpointCheckHook', 'FusedCheckpointCheckHook']
+
+
+def _source(runner) -> str:
+    return f'checkpoint {runner._load_from or "(resumed)"}'
 
 
 @HOOKS.register_module()
@@ -12,14 +21,33 @@ class UnfusedCheckpointCheckHook(Hook):
     """Stop with `mmdenoiserep.utils.InputError` when a checkpoint with ``*.denoiser.*`` tensors is loaded
     (``load_from``, ``--resume``, tools/test.py) into a model without denoising layers.
 
-    mmengine loads non-strictly and only warns about unexpected keys, so the baseline model would run the
-    unfused weights W instead of the fused W'. tools/train.py and tools/test.py register this hook; in
-    other runners add ``dict(type='mmdenoiserep.UnfusedCheckpointCheckHook')`` to ``custom_hooks``.
+    The baseline model would run the unfused weights W instead of the fused W'. tools/train.py and
+    tools/test.py register this hook; in other runners add ``dict(type='mmdenoiserep.UnfusedCheckpointCheckHook')``
+    to ``custom_hooks``.
     """
 
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # a model wrapper (DDP) holds the model among its modules, so its denoising layers are found too
-        source = f'checkpoint {runner._load_from or "(resumed)"}'
-        check_not_unfused(runner.model, checkpoint, source=source)
+        check_not_unfused(runner.model, checkpoint, source=_source(runner))
+
+
+@HOOKS.register_module()
+class FusedCheckpointCheckHook(Hook):
+    """Stop with `mmdenoiserep.utils.InputError` when a checkpoint without ``*.denoiser.*`` tensors (fused, or a
+    baseline's) is loaded into a model with denoising layers for testing.
+
+    The denoisers would keep their initial weights (a missing-keys warning the only trace), and the fused
+    weights W' would be fused a second time. tools/test.py registers it; training does not (a DenoiseRep run
+    starts from the baseline's checkpoint, whose missing denoiser keys are expected).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        layers = denoising_layers(runner.model)
+        if layers and not any('.denoiser.' in key for key in checkpoint_state_dict(checkpoint)):
+            raise InputError(f'{_source(runner)} holds no denoiser weights (a fused or baseline checkpoint) and '
+                             f'this model has {len(layers)} denoising layers: test a fused checkpoint with the '
+                             'baseline config (tools/test.py BASELINE_CONFIG CHECKPOINT)')
