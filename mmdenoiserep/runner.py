@@ -26,7 +26,7 @@ from .tiny_data import make_tiny_data
 from .utils import InputError, allow_mmengine_checkpoints, check_checkpoint_file, first_line
 
 __all__ = ['add_config_args', 'load_config', 'build_model', 'build_runner', 'check_data', 'exit_with_error',
-           'resolve_resume', 'total_batch_size']
+           'resolve_resume', 'tiny_load_from', 'total_batch_size']
 
 #: datasets that download themselves when ``download`` is not False (mmpretrain's defaults)
 DOWNLOADING_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST')
@@ -46,27 +46,60 @@ def add_config_args(parser: argparse.ArgumentParser, launcher: bool = True) -> N
         parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def load_config(args: argparse.Namespace, work_dir: Optional[str] = None) -> Config:
-    """The config of ``args.config`` with --tiny, --cfg-options, --launcher and the work dir applied."""
+def load_config(args: argparse.Namespace, work_dir: Optional[str] = None, training: bool = False) -> Config:
+    """The config of ``args.config`` with --tiny, --cfg-options, --launcher and the work dir applied.
+
+    The default work dir is ``work_dirs/<config name>``, ``work_dirs/tiny/<config name>`` under --tiny (tiny
+    runs never resume or overwrite full-scale ones). ``training`` with --tiny: the run starts from the tiny
+    baseline where the config starts from a trained baseline (`tiny_load_from`), and says so in one line.
+    """
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config file not found: {args.config}')
     launcher = getattr(args, 'launcher', 'none')
     os.environ.setdefault('LOCAL_RANK', str(getattr(args, 'local_rank', 0)))
     allow_mmengine_checkpoints()
     cfg = Config.fromfile(args.config)
+    start = None
     if args.tiny:
         make_tiny_data(TINY_DATA_ROOT)  # skips datasets that are already complete
+        config_load_from = cfg.get('load_from')
         tiny_config(cfg)
+        if training:
+            cfg.load_from, start = tiny_load_from(config_load_from)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if start and 'load_from' not in (args.cfg_options or {}) and os.environ.get('RANK', '0') == '0':
+        print(start, file=sys.stderr)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs', *(['tiny'] if args.tiny else []),
+                                osp.splitext(osp.basename(args.config))[0])
     if launcher != 'none' and not torch.cuda.is_available():
         _use_cpu_distributed(cfg)
     return cfg
+
+
+def tiny_load_from(load_from: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """(``load_from`` of a --tiny training run, the line that says where it starts) for a config's ``load_from``.
+
+    A trained baseline, ``work_dirs/<baseline>/...``, becomes the latest checkpoint of the tiny baseline run
+    ``work_dirs/tiny/<baseline>`` (what ``tools/train.py configs/<baseline>.py --tiny`` writes); without one,
+    and for full-scale checkpoints (downloads, ``pretrain/``), the run starts from random weights.
+    """
+    if not load_from:
+        return None, None
+    parts = osp.normpath(load_from).split(os.sep)
+    if len(parts) > 2 and parts[0] == 'work_dirs' and parts[1] != 'tiny':
+        tiny_dir = osp.join('work_dirs', 'tiny', parts[1])
+        latest = find_latest_checkpoint(tiny_dir) if osp.isfile(osp.join(tiny_dir, 'last_checkpoint')) else None
+        if latest:
+            return latest, f'--tiny: starting from the tiny baseline {latest} (the config: load_from {load_from})'
+        return None, (f'--tiny: starting from random weights: no tiny baseline in {tiny_dir} yet (train one with '
+                      f'python tools/train.py configs/{parts[1]}.py --tiny); the config: load_from {load_from}')
+    return None, (f'--tiny: starting from random weights: load_from {load_from} is a full-scale checkpoint (give a '
+                  'tiny one with --cfg-options load_from=PATH)')
 
 
 def exit_with_error(tool: str, error: BaseException) -> NoReturn:

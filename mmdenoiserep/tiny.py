@@ -14,7 +14,9 @@ One rule set for every config, applied to the loaded Config (the config files st
   is tied to them: batch-resize ranges, RandomAffine's ``border`` (minus half of the mosaic size), and
   ``pad_small_map=True`` for mmpretrain's Swin/SwinV2 (tiny maps are smaller than their windows);
 - no downloads: ``init_cfg`` of type 'Pretrained', ``pretrained`` paths and ``load_from`` are dropped
-  (``--cfg-options`` given after ``--tiny`` still set them);
+  (``--cfg-options`` given after ``--tiny`` still set them; tools/train.py starts from the tiny baseline's
+  checkpoint where the config starts from a trained baseline, and says where it starts:
+  `mmdenoiserep.runner.tiny_load_from`);
 - hooks: log every 5 iterations, checkpoint every epoch, DenoiseRepHook phases of one epoch each (of
   TINY_ITERS // 4 iterations when they count iterations, explicitly or under an IterBasedTrainLoop),
   starting with the config's first phase (``offset`` 0).

@@ -85,3 +85,37 @@ def test_first_launch_without_load_from_says_it_starts_from_the_initial_weights(
     result = train(BASELINE, tmp_path / 'work')
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'yet: starting from the initial weights (no load_from)' in result.stderr
+
+
+def test_tiny_training_starts_from_the_tiny_baseline_when_there_is_one(tmp_path, monkeypatch):
+    from mmdenoiserep.runner import tiny_load_from
+    monkeypatch.chdir(tmp_path)
+    config_load_from = 'work_dirs/mask_rcnn_swinv2_t_coco/epoch_12.pth'
+    path, line = tiny_load_from(config_load_from)
+    assert path is None
+    assert line == ('--tiny: starting from random weights: no tiny baseline in work_dirs/tiny/mask_rcnn_swinv2_t_coco '
+                    'yet (train one with python tools/train.py configs/mask_rcnn_swinv2_t_coco.py --tiny); the '
+                    'config: load_from work_dirs/mask_rcnn_swinv2_t_coco/epoch_12.pth')
+    tiny_dir = tmp_path / 'work_dirs' / 'tiny' / 'mask_rcnn_swinv2_t_coco'
+    tiny_dir.mkdir(parents=True)
+    (tiny_dir / 'epoch_2.pth').write_bytes(b'')
+    (tiny_dir / 'last_checkpoint').write_text(str(tiny_dir / 'epoch_2.pth'))
+    path, line = tiny_load_from(config_load_from)
+    assert path == str(tiny_dir / 'epoch_2.pth')
+    assert line == f'--tiny: starting from the tiny baseline {path} (the config: load_from {config_load_from})'
+    assert tiny_load_from(None) == (None, None)
+
+
+def test_tiny_training_says_when_it_drops_a_full_scale_checkpoint(start_weights, tmp_path):
+    result = train(CONTROL, tmp_path / 'work')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ('--tiny: starting from random weights: load_from pretrain/resnet50_torchvision_in1k.pth is a full-scale '
+            'checkpoint (give a tiny one with --cfg-options load_from=PATH)') in result.stderr
+    given = train(CONTROL, tmp_path / 'work2', 'load_from=None')
+    assert '--tiny: starting' not in given.stderr  # --cfg-options after --tiny decide
+
+
+def test_tiny_runs_default_to_a_work_dir_of_their_own():
+    from config_helpers import load as load_tool_config
+    assert load_tool_config(CONTROL).work_dir == './work_dirs/tiny/resnet50_control_in1k'
+    assert load_tool_config(CONTROL, tiny=False).work_dir == './work_dirs/resnet50_control_in1k'

@@ -50,7 +50,7 @@ def main():
         if args.amp and not torch.cuda.is_available():
             raise InputError("--amp needs a CUDA GPU (mmengine's AmpOptimWrapper) and this machine has none: "
                              'drop --amp')
-        cfg = load_config(args, work_dir=args.work_dir)
+        cfg = load_config(args, work_dir=args.work_dir, training=True)
         if args.amp:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
