@@ -30,11 +30,12 @@ def test_benchmark_report(tmp_path, capsys):
     assert report['latency_seconds']['baseline']['ratio_interval'] == [1.0, 1.0]
     assert all(low <= v['paired_ratio'] <= high for v in report['latency_seconds'].values()
                for low, high in [v['ratio_interval']])
-    assert set(report['train']) == {'baseline', 'denoise (full model)', 'denoise', 'denoise (loss_positions=0.25)',
-                                   'finetune'}
+    assert set(report['train']) == {'baseline', 'denoise phase: full model, loss_positions=1',
+                                   'denoise phase: backbone only (as DenoiseRepHook trains), loss_positions=1',
+                                   'denoise phase: backbone only, loss_positions=0.25', 'finetune phase'}
     assert all(0 < v['min'] <= v['median'] and v['peak_bytes'] >= 0 for v in report['train'].values())
     printed = capsys.readouterr().out
-    assert '| fused | ' in printed and '| denoise | ' in printed
+    assert '| fused | ' in printed and '| denoise phase: backbone only (as DenoiseRepHook trains), loss' in printed
 
 
 def test_a_config_without_denoisers_is_refused(capsys):

@@ -146,11 +146,12 @@ def flops(model, inputs) -> int:
     return int(analyzer.total())
 
 
-TRAIN_KINDS = {  # label: (phase, backbone_only, loss_positions); 'denoise (full model)' is the path before item 4
+DENOISE_AS_TRAINED = 'denoise phase: backbone only (as DenoiseRepHook trains), loss_positions=1'
+TRAIN_KINDS = {  # label: (phase, backbone_only, loss_positions)
     'baseline': (None, False, 1.0),
-    'denoise (full model)': ('denoise', False, 1.0),
-    'denoise': ('denoise', True, 1.0),
-    'finetune': ('finetune', False, 1.0),
+    'denoise phase: full model, loss_positions=1': ('denoise', False, 1.0),
+    DENOISE_AS_TRAINED: ('denoise', True, 1.0),
+    'finetune phase': ('finetune', False, 1.0),
 }
 
 
@@ -160,7 +161,7 @@ def train_kinds(loss_positions) -> dict:
     kinds = dict(TRAIN_KINDS)
     for fraction in loss_positions:
         if fraction < 1:
-            kinds[f'denoise (loss_positions={fraction:g})'] = ('denoise', True, fraction)
+            kinds[f'denoise phase: backbone only, loss_positions={fraction:g}'] = ('denoise', True, fraction)
     return kinds
 
 

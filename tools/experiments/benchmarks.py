@@ -1,6 +1,6 @@
 """The README's cost table: tools/benchmark.py on the paper's backbones, one fresh process each.
 
-    python tools/experiments/benchmarks.py [--only NAME ...] [--out docs/results] [--repeats 30]
+    python tools/experiments/benchmarks.py [--only NAME ...] [--out work_dirs/benchmarks] [--repeats 30]
 
 Each row runs ``tools/benchmark.py CONFIG --tiny`` (random weights, no download; the tiny data for the
 training batch) with the input size of its config and ``--loss-positions 0.5 0.25 0.1``; classifiers train
@@ -71,6 +71,8 @@ def _with_interval(values: dict) -> str:
 def summary_table(reports: dict) -> str:
     """One row per backbone: ratios to its baseline of the same run (inference: the median of per-round
     ratios, with its 95% interval; training: of medians)."""
+    from benchmark import DENOISE_AS_TRAINED  # tools/benchmark.py
+
     def ratio(values: dict, base: dict) -> str:
         return f'{values["median"] / base["median"]:.2f}x'
 
@@ -90,8 +92,9 @@ def summary_table(reports: dict) -> str:
             steps = report['train']
             row += f' {steps["baseline"]["median"]:.2f} s | ' + ' | '.join(
                 ratio(steps[kind], steps['baseline']) for kind in
-                ('denoise (full model)', 'denoise', 'denoise (loss_positions=0.25)', 'denoise (loss_positions=0.1)',
-                 'finetune')) + ' |'
+                ('denoise phase: full model, loss_positions=1', DENOISE_AS_TRAINED,
+                 'denoise phase: backbone only, loss_positions=0.25', 'denoise phase: backbone only, loss_positions=0.1',
+                 'finetune phase')) + ' |'
         lines.append(row)
     return '\n'.join(lines)
 
@@ -99,7 +102,8 @@ def summary_table(reports: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--only', nargs='+', choices=sorted(BACKBONES), help='these rows only')
-    parser.add_argument('--out', default=osp.join(ROOT, 'docs', 'results'), help='folder for the results')
+    parser.add_argument('--out', default=osp.join('work_dirs', 'benchmarks'),
+                        help="folder for the results (default: work_dirs/benchmarks; the README's table: docs/results)")
     parser.add_argument('--repeats', type=int, default=30, help='interleaved inference rounds (default: 30)')
     parser.add_argument('--no-train', action='store_true',
                         help='inference only; writes benchmarks_latency.json and .md instead')
