@@ -32,20 +32,18 @@ def counting(net, monkeypatch):
     return calls
 
 
-def test_cache_reuses_w_prime_in_the_scope_only(monkeypatch):
+def test_cache_scope_uses_no_w_prime_from_before_and_leaves_none(monkeypatch):
     net = small_net()
     x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
     calls = counting(net, monkeypatch)
     with torch.no_grad():
-        expected = net(x)
+        expected = net(x)  # eval mode: W' kept by default (tests/test_eval_cache.py)
         assert len(calls) == 3
         with fused_weights_cached(net):
             for _ in range(3):
                 assert torch.equal(net(x), expected)
-        assert len(calls) == 6  # computed once per layer in the scope
-        net(x)
-    assert len(calls) == 9  # outside the scope: recomputed every forward
-    assert all(layer._fused_cache is None and not layer.reuse_fused_weights for _, layer in denoising_layers(net))
+        assert len(calls) == 6  # dropped when the scope starts, then computed once per layer
+    assert all(layer._fused_cache is None and layer.reuse_fused_weights for _, layer in denoising_layers(net))
 
 
 def test_cache_is_not_used_when_gradients_are_needed(monkeypatch):
@@ -106,11 +104,8 @@ def test_any_change_of_w_b_a_is_picked_up(change):
         if change in ('sgd', 'adamw'):
             params = [p for _, l2 in denoising_layers(net) for p in l2.parameters()]
             optimizer = (torch.optim.SGD(params, lr=0.1) if change == 'sgd' else torch.optim.AdamW(params, lr=0.1))
-            net.train()
-            set_phase(net, 'joint')
-            net(x).sum().backward()
+            net(x).sum().backward()  # in eval mode (net.train() would drop W'): only the version counter tells
             optimizer.step()
-            net.eval()
         if change == 'dtype':
             net.float()
             x = x.float()

@@ -156,7 +156,7 @@ def test_denoising_layers_construct_like_their_stock_class():
         assert type(made)._layer_kwargs(made) == type(made)._layer_kwargs(stock)
         assert made.weight.shape == stock.weight.shape and (made.bias is None) == (stock.bias is None)
         assert (made.schedule, made.step, made.noise_loss, made.phase) == (c, 3, 'l1+l2', 'joint')
-        assert (made.recorded_inputs, made.reuse_fused_weights, made._fused_cache) == ([], False, None)
+        assert (made.recorded_inputs, made.reuse_fused_weights, made._fused_cache) == ([], True, None)
         predictor = made.denoiser
         assert predictor.weight.shape == (channels, channels // groups) and predictor.groups == groups
         assert predictor.channel_dim == (1 if isinstance(made, nn.Conv2d) else -1)

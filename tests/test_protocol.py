@@ -210,7 +210,7 @@ def test_no_hook_or_recorded_state_is_left_on_the_model(tmp_path, loop):
     assert 'loss' not in model.__dict__  # the denoise phase's backbone-only loss
     layers = denoising_layers(model)
     assert len(layers) == 20 and all(not layer.recorded_inputs for _, layer in layers)
-    assert all(not layer.reuse_fused_weights and layer._fused_cache is None for _, layer in layers)
+    assert all(layer.reuse_fused_weights and layer._fused_cache is None for _, layer in layers)
     assert os.path.isfile(tmp_path / ('epoch_2.pth' if loop == 'epoch' else 'iter_4.pth'))
 
 

@@ -2,7 +2,9 @@
 
 The flow follows torch.ao.quantization's prepare/convert: `add_denoisers` swaps selected nn.Linear and
 nn.Conv2d modules for their denoising subclasses (reusing the weight Parameters), the model trains,
-`fuse_denoisers` swaps them back to the stock classes holding the fused weights.
+`fuse_denoisers` swaps them back to the stock classes holding the fused weights. In eval mode an unfused
+model computes each fused weight W' once and reuses it while the weights are unchanged (layers.py);
+`fused_weights_cached(model, enabled=False)` turns that off for a block.
 """
 import contextlib
 import fnmatch
@@ -343,24 +345,35 @@ def denoise_loss(model: nn.Module, per_layer: bool = False,
 
 
 @contextlib.contextmanager
-def fused_weights_cached(model: nn.Module) -> Iterator[nn.Module]:
-    """Within the block, denoising layers reuse W', b' while W, b, A, a are unchanged (see layers.py).
+def fused_weights_cached(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+    """Within the block, the denoising layers of ``model`` reuse W', b' in eval mode (``enabled=True``)
+    or compute them in every forward (``enabled=False``), whatever their ``reuse_fused_weights``.
 
-    For evaluation loops: an unfused model in eval mode then costs what the fused model costs, after the
-    first forward. Changes to the weights inside the block (optimizer steps, ``load_state_dict``,
-    in-place ops) are picked up; writes through ``.data`` are not: make them outside the block.
+    Reuse is the default in eval mode (layers.py): an unfused model then costs what the fused model costs
+    after the first forward, while W, b, A, a are unchanged (replacement, dtype or device conversion and
+    in-place changes such as optimizer steps, ``load_state_dict`` and ``copy_`` are picked up). Writes
+    through ``.data`` are not: make them inside ``fused_weights_cached(model, enabled=False)``, or call
+    ``model.eval()`` after them. W', b' kept by the layers are dropped on entry and on exit, so the block
+    uses no W' from before it and leaves none behind. DenoiseRepHook opens it around validation and test
+    loops.
+
+    Args:
+        model: the model whose denoising layers are switched.
+        enabled: reuse W', b' (True) or recompute them in every forward (False). Defaults to True.
     """
+    if not isinstance(enabled, bool):
+        raise TypeError(f'enabled must be a bool, got {enabled!r}')
     layers = [layer for _, layer in denoising_layers(model)]
     previous = [layer.reuse_fused_weights for layer in layers]
     for layer in layers:
-        layer.reuse_fused_weights = True
+        layer.reuse_fused_weights = enabled
+        layer._fused_cache = None
     try:
         yield model
     finally:
         for layer, reuse in zip(layers, previous):
             layer.reuse_fused_weights = reuse
-            if not reuse:
-                layer._fused_cache = None
+            layer._fused_cache = None
 
 
 def discard_recorded_calls(model: nn.Module) -> None:

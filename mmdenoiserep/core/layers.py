@@ -18,11 +18,18 @@ checkpointing (reentrant checkpointing runs the first forward under no_grad) and
 layer used twice in one forward; calls re-run by checkpointing during backward are not recorded. In eval
 mode the layer always computes the fused path and records nothing.
 
-W' costs a C x C product per forward. Inside `fused_weights_cached(model)` (`convert.py`; DenoiseRepHook
-opens it for every validation and test loop) a layer computes W', b' once and reuses them while no gradient
-is needed, until W, b, A or a change: replaced, converted (dtype, device) or modified in place (the
-tensor's version counter: optimizer steps, ``load_state_dict``, ``copy_``). Writes through ``.data``
-bypass the version counter, which is why the cache only lives inside that scope.
+W' costs a C x C product per forward. In eval mode a layer computes W', b' once and reuses them while they
+need no gradient (under ``torch.no_grad()`` or ``torch.inference_mode()``, or with W, b, A, a all frozen),
+until W, b, A or a change: replaced, converted (dtype, device) or modified in place (the tensor's version
+counter: optimizer steps, ``load_state_dict``, ``copy_``), or until ``train()``/``eval()`` is called. So
+``model.eval()`` and a forward under ``torch.no_grad()`` costs what the fused model costs, after the first
+forward. Training mode (every phase), a forward that needs gradients of W, b, A or a, and tracing
+(``torch.jit.trace``, ``torch.compile``, ``torch.export``) compute W', b' in every forward. The kept W', b'
+take the memory of the converted layers' weights once more.
+Writes through ``.data`` bypass the version counter and are not seen (mmengine's EMAHook swaps weights that
+way, before its loop's ``model.eval()``): after such a write call ``model.eval()`` again, or turn the reuse
+off: ``with fused_weights_cached(model, enabled=False):`` (`convert.py`) for a block, or
+``layer.reuse_fused_weights = False`` on each layer of ``denoising_layers(model)`` for good.
 
 The noise-prediction loss can be estimated on a random subset of positions (``positions`` < 1, a
 fraction of the N*H*W or N*L input positions, every channel of each): the mean over a uniformly drawn
@@ -49,6 +56,10 @@ NOISE_LOSSES = {
     'l1': F.l1_loss,
     'l2': F.mse_loss,
 }
+
+
+#: Whether torch.compile / torch.export runs the forward (torch >= 2.3; before, never seen as compiling).
+_compiling = getattr(torch.compiler, 'is_compiling', lambda: False)
 
 
 def _recomputing_in_backward() -> bool:
@@ -121,7 +132,7 @@ class DenoisingLayer:
         self.phase = 'joint'
         self.recorded_inputs: List[Tensor] = []  # detached inputs of the training calls not yet collected
         self.zero_predictor_loss: Optional[Tensor] = None  # set by pop_noise_loss
-        self.reuse_fused_weights = False  # set by convert.fused_weights_cached
+        self.reuse_fused_weights = True  # reuse W' in eval mode (module docstring); False: opt out
         self._fused_cache = None  # (sources, key, (W', b')): see _reusable_fused_weights
         self._reset_denoiser()
 
@@ -241,35 +252,44 @@ class DenoisingLayer:
             self.recorded_inputs.append(x.detach())
 
     def phase_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
-        """The (weight, bias) the layer applies now: (W, b) in training in the denoise phase, else (W', b')."""
-        if self.training and self.phase == 'denoise':
-            return self.weight, self.bias
+        """The (weight, bias) the layer applies now: (W, b) in training in the denoise phase, else (W', b')
+        (in eval mode reused across forwards while ``reuse_fused_weights``: see the module docstring)."""
+        if self.training:
+            return (self.weight, self.bias) if self.phase == 'denoise' else self.fused_weights()
         if self.reuse_fused_weights:
             return self._reusable_fused_weights()
         return self.fused_weights()
+
+    def train(self, mode: bool = True):
+        """nn.Module.train, dropping the reused W', b' (``model.eval()`` starts afresh)."""
+        self._fused_cache = None
+        return super().train(mode)
 
     def _fusion_sources(self) -> Tuple[Optional[Tensor], ...]:
         return self.weight, self.bias, self.denoiser.weight, self.denoiser.bias
 
     def _reusable_fused_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
         """(W', b'), computed once and reused while W, b, A and a are the same tensors (identity, version
-        counter, storage, dtype, device, requires_grad) and no gradient is needed (under inference mode,
-        never kept). W' and b' carry the requires_grad flag of W and b, as the fused layer's Parameters do:
+        counter, storage, dtype, device, requires_grad) and no gradient is needed. Computed afresh, never
+        kept, when a gradient is needed, under a tracer, or for inference tensors (no version counter).
+        Kept as normal tensors also when computed under inference mode, so that a later forward outside it
+        can use them. W' and b' carry the requires_grad flag of W and b, as the fused layer's Parameters do:
         torch.matmul picks its kernel by it (a 3-D input folded into one mm, or a bmm: MiT-b0's cached eval
         went from 1.043x to 1.015x the baseline's time with the flags)."""
         sources = self._fusion_sources()
-        if torch.is_inference_mode_enabled() or (
-                torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in sources)):
+        present = [t for t in sources if t is not None]
+        if (torch.jit.is_tracing() or _compiling() or any(t.is_inference() for t in present)
+                or (torch.is_grad_enabled() and any(t.requires_grad for t in present))):
             return self.fused_weights()
         key = tuple(None if t is None else (t._version, t.data_ptr(), t.dtype, t.device, t.requires_grad)
                     for t in sources)
         cached = self._fused_cache  # (sources, key, (W', b'))
         if cached is None or cached[1] != key or not all(map(operator.is_, cached[0], sources)):
-            with torch.no_grad():
+            with torch.inference_mode(False), torch.no_grad():
                 weight, bias = self.fused_weights()
-            weight.requires_grad_(self.weight.requires_grad)
-            if bias is not None:
-                bias.requires_grad_(self.bias.requires_grad)
+                weight.requires_grad_(self.weight.requires_grad)
+                if bias is not None:
+                    bias.requires_grad_(self.bias.requires_grad)
             self._fused_cache = cached = (sources, key, (weight, bias))
         return cached[2]
 
