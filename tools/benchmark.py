@@ -7,8 +7,9 @@ CONFIG is a DenoiseRep config (its backbone in ``mmdenoiserep.DenoiseRepBackbone
 is loaded into the DenoiseRep model (else its initial weights). Three models:
 
 - baseline: CONFIG without the wrapper (the stock model), holding the unfused model's W, b;
-- unfused: the DenoiseRep model in eval mode, measured as validation runs it (``fused_weights_cached``: W'
-  computed once) and without the cache (W' recomputed in every forward);
+- unfused: the DenoiseRep model in eval mode, measured as a plain no-grad eval forward runs it (W' computed once
+  and reused, the default) and with the reuse opted out (``fused_weights_cached(model, enabled=False)``: W'
+  recomputed in every forward);
 - fused: ``fuse_denoisers`` of the unfused model (the stock classes, holding W', b');
 - baseline (copy): a second copy of the baseline, timed like the others: the noise floor of the comparison
   (two copies of one model differ only by chance).
@@ -263,7 +264,7 @@ def main(argv=None) -> int:
     latency = latencies(models, inputs, args.repeats)
     # apart: recomputing W' allocates the size of all weights per forward, which slows the model run next
     latency["unfused (eval, W' per forward)"] = latencies(
-        {'baseline': models['baseline'], 'unfused': (unfused, contextlib.nullcontext)},
+        {'baseline': models['baseline'], 'unfused': (unfused, lambda: fused_weights_cached(unfused, enabled=False))},
         inputs, max(2, args.repeats // 2))['unfused']
     report = dict(config=args.config, batch=args.batch, shape=list(args.shape), torch=torch.__version__,
                   threads=torch.get_num_threads(), fuse_seconds=fuse_seconds,
