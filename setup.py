@@ -1,9 +1,12 @@
 """mmdenoiserep: DenoiseRep (NeurIPS 2024) for the OpenMMLab 2.0 toolboxes.
 
-`configs/` and `tools/` ship inside the package under `mmdenoiserep/.mim/` (symlinked for an editable
-install, copied for a wheel), the OpenMMLab way. mmengine resolves ``pkg::folder/file.py`` and needs the
+`configs/` and `tools/` ship inside the package under `mmdenoiserep/.mim/`, the OpenMMLab way: symlinked
+into the source tree for an editable install, copied into the build (never into the source tree, whose
+links an editable install uses) for a wheel. mmengine resolves ``pkg::folder/file.py`` and needs the
 folder, so the configs appear as `.mim/configs/denoiserep/`:
-``_base_ = 'mmdenoiserep::denoiserep/mask_rcnn_swinv2_t_denoiserep_coco.py'`` works like ``mmdet::...``.
+``_base_ = 'mmdenoiserep::denoiserep/mask_rcnn_swinv2_t_denoiserep_coco.py'`` works like ``mmdet::...``
+once mmdenoiserep is imported (it registers the scope with mmengine; see mmdenoiserep/__init__.py).
+An sdist carries configs/, tools/ and model-index.yml (MANIFEST.in) for the wheel built from it.
 """
 import os
 import os.path as osp
@@ -11,6 +14,7 @@ import shutil
 import sys
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
 # repository path -> path under .mim
@@ -42,29 +46,32 @@ def version():
     return scope['__version__']
 
 
-def add_mim_extension():
-    """Link (editable install) or copy (build) ``MIM_FILES`` into mmdenoiserep/.mim/."""
-    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
-        mode = 'symlink'
-    elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'install', 'build', 'build_py')):
-        mode = 'copy'
-    else:
-        return
-    mim_root = osp.join(HERE, 'mmdenoiserep', '.mim')
+def place_mim_files(mim_root: str, link: bool) -> None:
+    """``MIM_FILES`` under ``mim_root`` (replacing what was there): symlinks, or copies."""
     shutil.rmtree(mim_root, ignore_errors=True)
     for name, target in MIM_FILES.items():
         src, dst = osp.join(HERE, name), osp.join(mim_root, target)
         os.makedirs(osp.dirname(dst), exist_ok=True)
-        if mode == 'symlink':
+        if link:
             os.symlink(osp.relpath(src, osp.dirname(dst)), dst)
         elif osp.isdir(src):
-            shutil.copytree(src, dst)
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
         else:
             shutil.copy(src, dst)
 
 
+class BuildPyWithMim(build_py):
+    """build_py, then ``MIM_FILES`` copied into the built package's .mim/ (what a wheel installs)."""
+
+    def run(self):
+        super().run()
+        if not getattr(self, 'editable_mode', False):  # an editable install reads the source tree's links
+            place_mim_files(osp.join(self.build_lib, 'mmdenoiserep', '.mim'), link=False)
+
+
 if __name__ == '__main__':
-    add_mim_extension()
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:  # an editable install
+        place_mim_files(osp.join(HERE, 'mmdenoiserep', '.mim'), link=True)
     setup(
         name='mmdenoiserep',
         version=version(),
@@ -75,8 +82,8 @@ if __name__ == '__main__':
         python_requires='>=3.9',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
-        package_data={'mmdenoiserep': ['.mim/model-index.yml', '.mim/configs/**/*', '.mim/tools/**/*']},
         install_requires=INSTALL_REQUIRES,
         extras_require=EXTRAS_REQUIRE,
+        cmdclass={'build_py': BuildPyWithMim},
         zip_safe=False,
     )

@@ -2,6 +2,7 @@
 # Paper (method.md section 6): 39.9 -> 40.8 box AP with DenoiseRep; mmdet reports 39.9 for this config.
 # Trained on 8 GPUs x 2 images (8xb2, total batch 16); seed 0 (mmdet sets none).
 _base_ = 'mmdet::detr/detr_r50_8xb2-150e_coco.py'
+custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
 
 auto_scale_lr = dict(base_batch_size=16)  # the stock LR's total batch: 8 GPUs x 2 images
 randomness = dict(seed=0, deterministic=False)

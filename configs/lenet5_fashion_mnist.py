@@ -6,6 +6,7 @@
 # Trained on 1 GPU (or the CPU) x 128 images: total batch 128 (mmpretrain's LeNet-5 config); seed 0 here, the
 # experiment script sets its own; fp32.
 _base_ = 'mmpretrain::lenet/lenet5_mnist.py'
+custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
 
 data_preprocessor = dict(mean=[72.94], std=[90.02])  # Fashion-MNIST train pixels
 common = dict(type='FashionMNIST', data_prefix='data/fashion_mnist', download=False)

@@ -8,7 +8,7 @@
 # absolute_pos_embed, cpb_mlp and logit_scale, listed here by those names, plus the norms as mmdet's.
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 
-custom_imports = dict(imports=['mmpretrain.models'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmpretrain.models', 'mmdenoiserep'], allow_failed_imports=False)
 
 pretrained = 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-tiny-w8_3rdparty_in1k-256px_20220803-e318968f.pth'  # noqa: E501
 model = dict(

@@ -3,6 +3,7 @@
 # Paper (method.md section 6): small gains with DenoiseRep, no figure. mmseg reports 37.41 mIoU for this config.
 # Trained on 8 GPUs x 2 images (8xb2), total batch 16; seed 0 (mmseg sets none).
 _base_ = 'mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'
+custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
 
 val_evaluator = [{{_base_.val_evaluator}}, dict(type='mmdenoiserep.BoundaryIoUMetric')]
 test_evaluator = val_evaluator

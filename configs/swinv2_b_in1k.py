@@ -3,4 +3,5 @@
 # Paper (method.md section 6): acc@1 84.20 -> 84.31 with DenoiseRep; mmpretrain reports 84.2 for this
 # config (window 16 gives 84.6).
 _base_ = 'mmpretrain::swin_transformer_v2/swinv2-base-w8_16xb64_in1k-256px.py'
+custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
 randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)  # the authors' main.py: SEED 0 + rank

@@ -13,6 +13,7 @@
 #   python tools/model_converters/luperson_vit_to_mmpretrain.py vit_small_cfs_lup.pth pretrain/vit_small_cfs_lup.pth
 # Not reproduced (no effect on the experiment's maths): cudnn.deterministic / benchmark flags (GPU kernel choice).
 _base_ = ['mmpretrain::_base_/default_runtime.py']
+custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
 
 luperson = 'pretrain/vit_small_cfs_lup.pth'  # tools/model_converters/luperson_vit_to_mmpretrain.py
 num_identities = 751  # Market-1501 training identities

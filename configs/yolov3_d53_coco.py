@@ -2,6 +2,7 @@
 # Paper (method.md section 6): 27.9 -> 28.4 box AP with DenoiseRep; mmdet reports 27.9 for this config.
 # Trained on 8 GPUs x 8 images (8xb8, total batch 64); seed 0 (mmdet sets none).
 _base_ = 'mmdet::yolo/yolov3_d53_8xb8-320-273e_coco.py'
+custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
 
 auto_scale_lr = dict(base_batch_size=64)  # the stock LR's total batch: 8 GPUs x 8 images
 randomness = dict(seed=0, deterministic=False)
