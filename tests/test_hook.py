@@ -1,6 +1,7 @@
 """DenoiseRepHook in real mmengine runs on the tiny data: loss key, phases, frozen statistics, resume."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
@@ -12,14 +13,31 @@ from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import load_state_dict_exact
 
 
+class LossRecord(Hook):
+    """Each training iteration's loss terms (the message hub's buffers restart at phase changes when a config
+    lists PhaseLoggingHook)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.iterations = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.iterations.append({key: value.item() for key, value in outputs.items()})
+
+    def values(self, key):
+        return np.array([losses[key] for losses in self.iterations])
+
+
 @pytest.fixture(scope='module')
 def trained_classifier(tmp_path_factory):
     """ResNet-18 classifier with DenoiseRep, 2 tiny epochs: denoise, then finetune."""
     work_dir = tmp_path_factory.mktemp('cls')
     cfg = tiny_cfg('configs/resnet50_denoiserep_in1k.py', work_dir, *RESNET18)
     runner = build_runner(cfg)
-    snapshots = Snapshots()
+    snapshots, runner.losses = Snapshots(), LossRecord()
     runner.register_hook(snapshots)
+    runner.register_hook(runner.losses)
     runner.train()
     return runner, snapshots, work_dir
 
@@ -38,8 +56,7 @@ def test_denoise_phase_changes_nothing_of_the_network(trained_classifier):
 
 def test_loss_denoise_is_a_logged_loss(trained_classifier):
     runner, _, _ = trained_classifier
-    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
-    losses, _ = runner.message_hub.get_scalar('train/loss').data
+    values, losses = runner.losses.values('loss_denoise'), runner.losses.values('loss')
     half = len(values) // 2  # one epoch of denoise, one of finetune
     # denoise: only the backbone runs (backbone_only), so the total is loss_denoise alone
     assert (values[:half] > 0).all() and (losses[:half] == values[:half]).all()
@@ -92,11 +109,12 @@ def test_hook_drives_detectors_and_segmentors(config, options, tmp_path):
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
     cfg.custom_hooks[0].update(by_epoch=False, interval=1, log_interval=1)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
-    runner = build_runner(cfg)
+    runner, record = build_runner(cfg), LossRecord()
+    runner.register_hook(record)
     runner.train()
     assert denoising_layers(runner.model)
     assert runner.message_hub.get_info('denoiserep_phase') == 'finetune'
-    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
+    values = record.values('loss_denoise')
     assert values[0] > 0 and values[-1] == 0  # iteration 1 denoise, iteration 2 finetune
 
 
@@ -307,7 +325,7 @@ def test_non_finite_check_names_the_first_input_then_loss_then_task_loss_term():
 
 
 @pytest.mark.parametrize('iteration, logs', [(49, True), (48, False), (99, True)])
-def test_per_layer_losses_are_logged_every_log_interval_iterations(iteration, logs, logged):
+def test_per_layer_losses_go_to_the_visualizer_and_one_line_to_the_log(iteration, logs, logged):
     from mmdenoiserep.engine import DenoiseRepHook
     hook = DenoiseRepHook(phases=('joint',))
     hook.phase = 'joint'
@@ -322,13 +340,12 @@ def test_per_layer_losses_are_logged_every_log_interval_iterations(iteration, lo
     if logs:
         assert runner.scalars == [({'denoise/0': 0.5, 'denoise/1': 0.25, 'denoise_ratio/0': 0.25,
                                     'denoise_ratio/1': 1.0}, iteration + 1)]
-        assert logged == [('INFO', 'DenoiseRepHook: phase joint, per-layer noise-prediction loss: 0=0.5000, '
-                                   '1=0.2500'),
-                          ('INFO', 'DenoiseRepHook: denoisers learned: loss / zero predictor (1.0 = nothing '
-                                   'learned) mean 0.6250, min 0.2500 (0), 1 of 2 layers below 0.99')]
+        assert logged == [('INFO', 'DenoiseRepHook: denoisers learned: loss / zero predictor (1.0 = nothing '
+                                   'learned) mean 0.6250, min 0.2500 (0), 1 of 2 layers below 0.99')]  # one line
+        assert runner.infos == [('denoiserep_learned', (iteration + 1, 0.625))]  # window's last iteration, mean
         assert hook._learning.window == (iteration, iteration + 1) and hook._learning.close_window() == {}
     else:
-        assert runner.scalars == [] and logged == []
+        assert runner.scalars == [] and logged == [] and runner.infos == []
         assert hook._learning.close_window() == {'0': 0.25, '1': 1.0}  # the window stays open
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 from runner_helpers import IterationRecord, Snapshots, changed, classifier_cfg
+from test_hook import LossRecord
 
 from mmdenoiserep import denoising_layers
 from mmdenoiserep.runner import build_runner
@@ -38,10 +39,10 @@ def iteration_loop(cfg, max_iters):
 def test_phases_follow_an_iteration_based_loop(tmp_path):
     cfg = iteration_loop(classifier_cfg(tmp_path), max_iters=8)
     cfg.custom_hooks[0].interval = 2  # by_epoch left unset: it follows the loop
-    record = IterationRecord()
-    runner = train(cfg, record)
+    record, losses = IterationRecord(), LossRecord()
+    train(cfg, record, losses)
     assert record.phases == ['denoise'] * 2 + ['finetune'] * 2 + ['denoise'] * 2 + ['finetune'] * 2
-    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
+    values = losses.values('loss_denoise')
     assert (values[[0, 1, 4, 5]] > 0).all() and (values[[2, 3, 6, 7]] == 0).all()
 
 
@@ -242,8 +243,10 @@ def test_loss_denoise_is_loss_weight_times_the_per_layer_losses_of_the_same_iter
         return log_scalars(scalars, step=step, **kwargs)
 
     runner.visualizer.add_scalars = record
+    recorded = LossRecord()
+    runner.register_hook(recorded)
     runner.train()
-    values, _ = runner.message_hub.get_scalar('train/loss_denoise').data
+    values = recorded.values('loss_denoise')
     assert sorted(per_layer) == [1, 2, 3, 4] and all(len(losses) == 20 for losses in per_layer.values())
     for step, losses in per_layer.items():
         assert values[step - 1] == pytest.approx(0.37 * sum(losses.values()), rel=1e-5), step

@@ -3,8 +3,12 @@ from .checkpoint_check_hook import FusedCheckpointCheckHook, UnfusedCheckpointCh
 from .hook import DenoiseRepHook
 from .learned_fraction import LearnedFraction
 from .optim_constructor import DenoiseRepOptimWrapperConstructor
+from .phase_logging import PhaseLoggingHook, PhaseSchedule, phase_eta
 from .reseed_hook import ReseedHook
 from .schedulers import TimmCosineLR, timm_cosine_lr
+from .training_curves import TrainingCurves, plot_training_curves
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
-           'FusedCheckpointCheckHook', 'LearnedFraction', 'ReseedHook', 'TimmCosineLR', 'UnfusedCheckpointCheckHook', 'timm_cosine_lr']
+           'FusedCheckpointCheckHook', 'LearnedFraction', 'PhaseLoggingHook', 'PhaseSchedule', 'ReseedHook',
+           'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook', 'phase_eta', 'plot_training_curves',
+           'timm_cosine_lr']

@@ -51,14 +51,17 @@ class DenoiseRepHook(Hook):
       (``check_finite``; one device sync per iteration). Each layer's input is checked for finiteness
       (``torch.isfinite``) in every training forward (layers called as modules; the inputs of layers whose
       weight is read elsewhere reach the check through their loss).
-    - Logs phase changes, and the per-layer losses every ``log_interval`` iterations (to the logger
-      and the visualizer backends). In the finetune phase the frozen predictors record no loss and
-      ``loss_denoise`` is 0.
+    - Logs phase changes and publishes the phase as the message hub's ``denoiserep_phase`` info. Every
+      ``log_interval`` iterations of a phase that trains the denoisers, the per-layer noise-prediction
+      losses go to the visualizer backends (``denoise/<layer>``); in the finetune phase the frozen
+      predictors record no loss and ``loss_denoise`` is 0.
     - Shows whether the denoisers learn: every ``log_interval`` iterations of a phase that trains them,
       each layer's noise-prediction loss divided by the loss of the zero predictor (eps_hat = 0, the
       initial state) on the same noise, summed over the iterations since the last log (1.0: learned
-      nothing; method.md section 7), to the visualizer (``denoise_ratio/<layer>``) and as one summary line;
-      the run's closing log prints the per-layer table of the last window.
+      nothing; method.md section 7), to the visualizer (``denoise_ratio/<layer>``), as one summary line
+      in the log, and its mean over layers as the message hub's ``denoiserep_learned`` info
+      (``(last iteration of the window, mean)``); the run's closing log prints the per-layer table of the
+      last window, one line per layer.
 
     Args:
         loss_weight (float): lambda. Defaults to 0.1 (authors: 0.01 classification, 0.1 ReID).
@@ -71,7 +74,8 @@ class DenoiseRepHook(Hook):
         by_epoch (bool, optional): whether ``interval`` counts epochs. Defaults to None: epochs under an
             ``EpochBasedTrainLoop``, iterations under an ``IterBasedTrainLoop``. ``True`` under an
             iteration-based loop (one endless epoch) is refused.
-        log_interval (int): iterations between per-layer loss logs. Defaults to 50.
+        log_interval (int): iterations between the per-layer losses to the visualizer and the summary
+            line. Defaults to 50.
         loss_positions (float): fraction of each layer input's positions that the noise-prediction loss
             is taken over, in (0, 1]. Defaults to 1.0: the paper's loss, over every position. A fraction
             < 1 estimates it on positions drawn afresh in every iteration (unbiased, cheaper: 0.1 brings
@@ -84,9 +88,16 @@ class DenoiseRepHook(Hook):
         Under DDP, set ``find_unused_parameters = True`` in the config unless every phase is 'joint':
         the denoise and finetune phases freeze Parameters that DDP would otherwise wait for.
 
+    Note:
+        mmengine's log smooths each loss over a window of iterations and extrapolates the ETA from the
+        mean iteration time, both blind to the phases; add `mmdenoiserep.PhaseLoggingHook` to
+        ``custom_hooks`` for log windows that restart at each phase change, a phase-aware ETA and a plot
+        of the training curves (it reads the phase that this hook publishes).
+
     Examples:
         >>> custom_hooks = [dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1,
-        ...                      phases=('denoise', 'finetune'), interval=3)]
+        ...                      phases=('denoise', 'finetune'), interval=3),
+        ...                 dict(type='mmdenoiserep.PhaseLoggingHook')]
     """
 
     priority = 'NORMAL'
@@ -266,15 +277,21 @@ class DenoiseRepHook(Hook):
         runner.visualizer.add_scalars({**{f'denoise/{name}': value for name, value in values.items()},
                                        **{f'denoise_ratio/{name}': value for name, value in ratios.items()}},
                                       step=runner.iter + 1)
-        print_log(f'DenoiseRepHook: phase {self.phase}, per-layer noise-prediction loss: ' +
-                  ', '.join(f'{name}={value:.4f}' for name, value in values.items()), logger='current')
         print_log(f'DenoiseRepHook: {LearnedFraction.summary(ratios)}', logger='current')
+        self._publish_learned(runner)
 
     def after_train(self, runner) -> None:
         """The closing log: the per-layer learned-fraction table of the last window."""
         model = self._unwrap(runner)
         if denoising_layers(model):
             print_log(f'DenoiseRepHook: {self._learning.table(model)}', logger='current')
+            self._publish_learned(runner)
+
+    def _publish_learned(self, runner) -> None:
+        """The last closed window's mean ratio as the message hub's ``denoiserep_learned`` info."""
+        if self._learning.ratios:
+            runner.message_hub.update_info('denoiserep_learned',
+                                           (self._learning.window[1], LearnedFraction.mean(self._learning.ratios)))
 
     def _set_backbone_only(self, model: nn.Module) -> None:
         """Make ``model.loss`` run only the backbone (an instance attribute; `_restore_full_loss` undoes it)."""

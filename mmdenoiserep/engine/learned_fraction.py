@@ -59,15 +59,20 @@ class LearnedFraction:
         return self.ratios
 
     @staticmethod
+    def mean(ratios: Dict[str, float]) -> float:
+        """The mean ratio over layers (``ratios`` non-empty)."""
+        return sum(ratios.values()) / len(ratios)
+
+    @staticmethod
     def summary(ratios: Dict[str, float]) -> str:
         """One line: mean and min ratio, and how many layers are below `LEARNED_BELOW`."""
         if not ratios:
             return 'denoisers learned: no noise-prediction loss recorded yet'
-        values = list(ratios.values())
         lowest = min(ratios, key=ratios.get)
-        below = sum(value < LEARNED_BELOW for value in values)
-        return (f'denoisers learned: loss / zero predictor (1.0 = nothing learned) mean {sum(values) / len(values):.4f}, '
-                f'min {ratios[lowest]:.4f} ({lowest}), {below} of {len(values)} layers below {LEARNED_BELOW}')
+        below = sum(value < LEARNED_BELOW for value in ratios.values())
+        return (f'denoisers learned: loss / zero predictor (1.0 = nothing learned) mean '
+                f'{LearnedFraction.mean(ratios):.4f}, min {ratios[lowest]:.4f} ({lowest}), {below} of {len(ratios)} '
+                f'layers below {LEARNED_BELOW}')
 
     def table(self, model: nn.Module) -> str:
         """The closing table: per denoising layer its step, noise level sqrt(1 - abar_t) and the ratio of the
