@@ -23,5 +23,6 @@ model = dict(
 
 custom_hooks = [
     dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1, phases=('denoise', 'finetune'),
-         interval=3, offset=0, by_epoch=True, loss_positions=1.0)
+         interval=3, offset=0, by_epoch=True, loss_positions=1.0),
+    dict(type='mmdenoiserep.PhaseLoggingHook'),
 ]

@@ -28,5 +28,6 @@ model = dict(
 
 custom_hooks = [
     dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1, phases=('denoise', 'finetune'),
-         interval=8000, offset=0, by_epoch=False, loss_positions=1.0)
+         interval=8000, offset=0, by_epoch=False, loss_positions=1.0),
+    dict(type='mmdenoiserep.PhaseLoggingHook'),
 ]

@@ -23,5 +23,6 @@ train_dataloader = dict(
 train_cfg = dict(max_epochs=3, val_interval=3)
 custom_hooks = [
     dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1, phases=('denoise',), interval=3, offset=0, by_epoch=True,
-         loss_positions=1.0)
+         loss_positions=1.0),
+    dict(type='mmdenoiserep.PhaseLoggingHook'),
 ]

@@ -20,5 +20,6 @@ model = dict(
 
 custom_hooks = [
     dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.01, phases=('denoise', 'finetune'), interval=10, offset=0,
-         by_epoch=True, loss_positions=1.0)
+         by_epoch=True, loss_positions=1.0),
+    dict(type='mmdenoiserep.PhaseLoggingHook'),
 ]

@@ -163,7 +163,10 @@ def test_denoiserep_adds_exactly_the_method(model):
     assert wrapper['type'] == 'mmdenoiserep.DenoiseRepBackbone' and not wrapper.get('deploy')
     assert wrapper['backbone'] == baseline['model']['backbone']
     hook = denoiserep_hook(denoiserep)
-    others = [h for h in denoiserep['custom_hooks'] if h is not hook]
+    hooks = denoiserep['custom_hooks']
+    logging = hooks[hooks.index(hook) + 1:hooks.index(hook) + 2]
+    assert logging == [dict(type='mmdenoiserep.PhaseLoggingHook')]  # log windows and ETA per phase, curves plot
+    others = [h for h in hooks if h is not hook and h not in logging]
     assert others == (baseline.get('custom_hooks') or [])  # the baseline's own hooks are kept
     assert hook['loss_weight'] == LOSS_WEIGHT.get(model['Metadata']['Task'], 0.1)
     assert set(HOOK_KEYS) <= set(hook), f'{paths(model)[2]} leaves {set(HOOK_KEYS) - set(hook)} to defaults'
