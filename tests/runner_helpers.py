@@ -1,4 +1,5 @@
 """What the runner-level tests share: tiny configs of the project's configs and recording hooks."""
+import numpy as np
 import torch
 from config_helpers import load
 from mmengine.hooks import Hook
@@ -75,3 +76,19 @@ def changed(before: dict, after: dict) -> set:
     """Names whose tensors differ between two {name: tensor} snapshots."""
     assert before.keys() == after.keys()
     return {name for name in before if not torch.equal(before[name], after[name])}
+
+
+class LossRecord(Hook):
+    """Each training iteration's loss terms (the message hub's buffers restart at phase changes when a config
+    lists PhaseLoggingHook)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.iterations = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.iterations.append({key: value.item() for key, value in outputs.items()})
+
+    def values(self, key):
+        return np.array([losses[key] for losses in self.iterations])

@@ -1,32 +1,15 @@
 """DenoiseRepHook in real mmengine runs on the tiny data: loss key, phases, frozen statistics, resume."""
 import copy
 
-import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
-from runner_helpers import RESNET18, Snapshots, changed, tiny_cfg
+from runner_helpers import RESNET18, LossRecord, Snapshots, changed, tiny_cfg
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import load_state_dict_exact
-
-
-class LossRecord(Hook):
-    """Each training iteration's loss terms (the message hub's buffers restart at phase changes when a config
-    lists PhaseLoggingHook)."""
-
-    priority = 'LOWEST'
-
-    def __init__(self):
-        self.iterations = []
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        self.iterations.append({key: value.item() for key, value in outputs.items()})
-
-    def values(self, key):
-        return np.array([losses[key] for losses in self.iterations])
 
 
 @pytest.fixture(scope='module')

@@ -8,8 +8,7 @@ import os
 import pytest
 import torch
 from mmengine.hooks import Hook
-from runner_helpers import IterationRecord, Snapshots, changed, classifier_cfg
-from test_hook import LossRecord
+from runner_helpers import IterationRecord, LossRecord, Snapshots, changed, classifier_cfg
 
 from mmdenoiserep import denoising_layers
 from mmdenoiserep.runner import build_runner
