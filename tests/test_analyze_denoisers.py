@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 from config_helpers import load
-from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, set_random_seed
 from tool_helpers import load_tool
 
 from mmdenoiserep import set_phase
+from mmdenoiserep.runner import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / 'tools' / 'analyze_denoisers.py'
@@ -69,9 +69,8 @@ def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp('analyze')
     with contextlib.chdir(ROOT):
         cfg = load(CONFIG, *OPTIONS)
-    init_default_scope('mmpretrain')
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)  # with the config's data_preprocessor, as the Runner and the tool build it
     paths = dict(zero=folder / 'zero.pth', hand=folder / 'hand.pth', fused=folder / 'fused.pth',
                  missing=folder / 'missing.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), paths['zero'])
