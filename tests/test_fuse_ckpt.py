@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import MODELS, init_default_scope
 
-from mmdenoiserep import denoiser_parameters, fuse_denoisers
+from mmdenoiserep import denoiser_parameters, fuse_denoisers, runner
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.utils import InputError
 from tool_helpers import ROOT, load_tool, run_tool
@@ -288,9 +288,10 @@ def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, 
     _, path = trained
     tool = load_tool('fuse_ckpt')
     seen, scopes = [], []
-    features, init_default_scope = tool.features, tool.init_default_scope
+    features, init_default_scope = tool.features, runner.init_default_scope
     monkeypatch.setattr(tool, 'features', lambda model, inputs: seen.append(inputs) or features(model, inputs))
-    monkeypatch.setattr(tool, 'init_default_scope', lambda scope: scopes.append(scope) or init_default_scope(scope))
+    monkeypatch.setattr(runner, 'init_default_scope',  # runner.build_model: every tool builds models with it
+                        lambda scope: scopes.append(scope) or init_default_scope(scope))
     if example_shape is None:  # a config whose wrapper does not set it
         monkeypatch.setattr(tool, 'example_input_shape', lambda model_cfg: None)
     result = run_tool('fuse_ckpt', CONFIG, path, tmp_path / 'fused.pth', '--cfg-options', *OPTIONS[:2],
@@ -298,7 +299,7 @@ def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, 
     assert result.returncode == 0, result.stderr[-2000:]
     expected = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     assert len(seen) == 2 and all(torch.equal(inputs, expected) for inputs in seen)  # unfused, then fused model
-    assert scopes == ['mmpretrain']
+    assert scopes == ['mmpretrain', 'mmpretrain']  # the DenoiseRep model, then the baseline
 
 
 def test_help_names_every_argument(monkeypatch):
