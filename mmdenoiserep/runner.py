@@ -26,7 +26,7 @@ from .tiny_data import make_tiny_data
 from .utils import InputError, allow_mmengine_checkpoints, check_checkpoint_file, first_line
 
 __all__ = ['add_config_args', 'load_config', 'build_model', 'build_runner', 'check_data', 'exit_with_error',
-           'resolve_resume', 'tiny_load_from', 'total_batch_size']
+           'print_once', 'resolve_resume', 'tiny_load_from', 'total_batch_size']
 
 #: datasets that download themselves when ``download`` is not False (mmpretrain's defaults)
 DOWNLOADING_DATASETS = ('CIFAR10', 'CIFAR100', 'MNIST', 'FashionMNIST')
@@ -68,8 +68,8 @@ def load_config(args: argparse.Namespace, work_dir: Optional[str] = None, traini
             cfg.load_from, start = tiny_load_from(config_load_from)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if start and 'load_from' not in (args.cfg_options or {}) and os.environ.get('RANK', '0') == '0':
-        print(start, file=sys.stderr)
+    if start and 'load_from' not in (args.cfg_options or {}):
+        print_once(start)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -100,6 +100,12 @@ def tiny_load_from(load_from: Optional[str]) -> Tuple[Optional[str], Optional[st
                       f'python tools/train.py configs/{parts[1]}.py --tiny); the config: load_from {load_from}')
     return None, (f'--tiny: starting from random weights: load_from {load_from} is a full-scale checkpoint (give a '
                   'tiny one with --cfg-options load_from=PATH)')
+
+
+def print_once(line: str) -> None:
+    """Print ``line`` to stderr in the first process of a launch only (``RANK`` 0, or no launcher)."""
+    if os.environ.get('RANK', '0') == '0':
+        print(line, file=sys.stderr)
 
 
 def exit_with_error(tool: str, error: BaseException) -> NoReturn:

@@ -6,7 +6,7 @@ import sys
 import torch
 
 from mmdenoiserep.runner import (add_config_args, build_runner, check_data, exit_with_error, load_config,
-                                 resolve_resume, total_batch_size)
+                                 print_once, resolve_resume, total_batch_size)
 from mmdenoiserep.utils import InputError, NonFiniteError
 
 
@@ -37,11 +37,11 @@ def scale_lr_to_batch(cfg, auto_scale_lr: bool) -> None:
         elif total != base:  # mmengine would multiply a global batch by the world size again
             cfg.optim_wrapper.optimizer.lr *= total / base
             print(f'train.py: LR scaled by {total}/{base} (the global batch over the base)', file=sys.stderr)
-    elif base is not None and total != base and os.environ.get('RANK', '0') == '0':
+    elif base is not None and total != base:
         per_process = '' if is_global else f' ({world_size} process(es) x {total // max(world_size, 1)})'
-        print(f'train.py: warning: total batch {total}{per_process} differs from the {base} the config\'s LR '
-              'assumes (auto_scale_lr.base_batch_size): the LR is not scaled; pass --auto-scale-lr to scale it '
-              'linearly', file=sys.stderr)
+        print_once(f'train.py: warning: total batch {total}{per_process} differs from the {base} the config\'s LR '
+                   'assumes (auto_scale_lr.base_batch_size): the LR is not scaled; pass --auto-scale-lr to scale '
+                   'it linearly')
 
 
 def main():
@@ -57,8 +57,8 @@ def main():
         scale_lr_to_batch(cfg, args.auto_scale_lr)
         check_data(cfg, 'train_dataloader', *(['val_dataloader'] if cfg.get('val_cfg') else []))
         start = resolve_resume(cfg, args.resume)
-        if start and os.environ.get('RANK', '0') == '0':
-            print(f'train.py: {start}', file=sys.stderr)
+        if start:
+            print_once(f'train.py: {start}')
         build_runner(cfg).train()
     except (InputError, NonFiniteError, FileNotFoundError) as error:
         exit_with_error('train.py', error)
