@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.registry import DefaultScope, MODELS
 from tool_helpers import run_tool
+
+from mmdenoiserep.apis import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/resnet50_denoiserep_in1k.py'
@@ -24,8 +25,7 @@ SHAPE = ['--shape', '1', '3', '32', '32']
 def checkpoint(tmp_path_factory):
     """An unfused DenoiseRep ResNet-18 checkpoint, as tools/train.py writes it (zip format)."""
     from config_helpers import load
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(load(CONFIG, *RESNET18).model)
+    model = build_model(load(CONFIG, *RESNET18))
     path = tmp_path_factory.mktemp('ckpt') / 'epoch_1.pth'
     torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()), path)
     return path
@@ -50,17 +50,15 @@ def non_finite(checkpoint, tmp_path):
 
 def other_model(checkpoint, tmp_path):
     from config_helpers import load
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(load(CONFIG, 'model.backbone.backbone.depth=34', 'model.head.in_channels=512',
-                                  'model.backbone.example_input_shape=[1,3,32,32]').model)
+    model = build_model(load(CONFIG, 'model.backbone.backbone.depth=34', 'model.head.in_channels=512',
+                             'model.backbone.example_input_shape=[1,3,32,32]'))
     torch.save(dict(state_dict=model.state_dict()), tmp_path / 'resnet34.pth')
     return tmp_path / 'resnet34.pth'
 
 
 def fused(checkpoint, tmp_path):
     from config_helpers import load
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(load(BASELINE, 'model.backbone.depth=18', 'model.head.in_channels=512').model)
+    model = build_model(load(BASELINE, 'model.backbone.depth=18', 'model.head.in_channels=512'))
     torch.save(dict(state_dict=model.state_dict()), tmp_path / 'plain.pth')
     return tmp_path / 'plain.pth'
 

@@ -197,19 +197,9 @@ def test_every_arm_states_its_seed_batch_and_denoiser_lr(model):
 
 @pytest.mark.parametrize('model', experiments(only={m['Name'] for m in MODELS} - SLOW_BUILDS))
 def test_denoiserep_model_builds_at_tiny_scale(model):
-    from mmengine.registry import MODELS as REGISTRY
-    from mmengine.registry import init_default_scope
-    from mmengine.utils import import_modules_from_strings
-
     from mmdenoiserep import denoising_layers
-    cfg = load(model['Config'])  # the --tiny rules (no pretrained weights)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.default_scope)
-    model_cfg = cfg.model
-    if cfg.get('data_preprocessor') is not None:  # as the Runner does (mmpretrain configs)
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    built = REGISTRY.build(model_cfg)
+    from mmdenoiserep.apis import build_model
+    built = build_model(load(model['Config']))  # the --tiny rules (no pretrained weights)
     layers = [name for name, _ in denoising_layers(built)]
     assert layers and all(name.startswith('backbone.') for name in layers)
 

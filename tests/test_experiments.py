@@ -20,12 +20,9 @@ import torch
 from config_helpers import EXPERIMENTS, ROOT, experiments, load, paths
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmengine.utils import import_modules_from_strings
 
-from mmdenoiserep import denoising_layers
-from mmdenoiserep.runner import build_model as runner_build_model
-from mmdenoiserep.tiny import TINY_ITERS
-from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+from mmdenoiserep import apis, denoising_layers
+from mmdenoiserep.testing.tiny_config import TINY_ITERS
 
 pytestmark = pytest.mark.slow
 RTOL = 1e-4  # max |fused - unfused| relative to max(1, max |unfused|), as tools/fuse_ckpt.py checks
@@ -64,12 +61,8 @@ def short_run_options(config: str) -> list:
 
 
 def build_model(config: str, options: list, checkpoint: str) -> torch.nn.Module:
-    cfg = load(config, *options)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    model = runner_build_model(cfg)
-    load_state_dict_exact(model, load_checkpoint_file(checkpoint)['state_dict'])
-    return model.eval()
+    """The model of ``config`` (with ``options``) holding ``checkpoint`` exactly, in eval mode."""
+    return apis.build_model(load(config, *options), checkpoint)
 
 
 def first_test_batch(config: str, options: list) -> dict:

@@ -26,7 +26,7 @@ import torch
 from mmengine.config import Config
 from tool_helpers import ROOT, run_tool
 
-from mmdenoiserep.runner import build_model
+from mmdenoiserep.apis import build_model
 from mmdenoiserep.utils import load_checkpoint_file
 
 #: One config per family: (config, the model class it builds). mmdet with an mmpretrain backbone, mmseg,

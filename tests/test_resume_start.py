@@ -10,7 +10,7 @@ from config_helpers import load
 from mmengine.runner import Runner
 from tool_helpers import run_tool
 
-from mmdenoiserep.runner import build_model
+from mmdenoiserep.apis import build_model
 from mmdenoiserep.utils import load_checkpoint_file
 
 BASELINE = 'configs/resnet50_in1k.py'
@@ -88,7 +88,7 @@ def test_first_launch_without_load_from_says_it_starts_from_the_initial_weights(
 
 
 def test_tiny_training_starts_from_the_tiny_baseline_when_there_is_one(tmp_path, monkeypatch):
-    from mmdenoiserep.runner import tiny_load_from
+    from mmdenoiserep.testing.tiny_config import tiny_load_from
     monkeypatch.chdir(tmp_path)
     config_load_from = 'work_dirs/mask_rcnn_swinv2_t_coco/epoch_12.pth'
     path, line = tiny_load_from(config_load_from)

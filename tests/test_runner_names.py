@@ -4,7 +4,7 @@ second runner wrote into the first's work dir, which a test may already have del
 import mmengine.runner.runner as mmengine_runner
 from runner_helpers import classifier_cfg
 
-from mmdenoiserep.runner import build_runner
+from mmdenoiserep.apis import build_runner
 
 
 def test_runners_started_in_the_same_second_do_not_share_instances(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 from config_helpers import load
 
-from mmdenoiserep.tiny import TINY_DATA_ROOT
+from mmdenoiserep.testing.tiny_config import TINY_DATA_ROOT
 
 CONFIGS = ['configs/mask_rcnn_swinv2_t_denoiserep_coco.py', 'configs/mask_rcnn_swinv2_t_coco.py',
            'configs/fcn_r50_denoiserep_ade20k.py', 'configs/resnet50_denoiserep_in1k.py']
@@ -112,7 +112,7 @@ def test_what_scales_with_image_size_shrinks_with_it(tmp_path):
 def test_transform_lists_of_hooks_shrink_too():
     from mmengine.config import Config
 
-    from mmdenoiserep.tiny import tiny_config
+    from mmdenoiserep.testing.tiny_config import tiny_config
     cfg = Config(dict(custom_hooks=[dict(type='PipelineSwitchHook', switch_epoch=280, switch_pipeline=[
         dict(type='RandomResize', scale=(640, 640), ratio_range=(0.1, 2.0))])], train_cfg=dict(max_epochs=300)))
     assert tiny_config(cfg).custom_hooks[0].switch_pipeline[0]['scale'] == (64, 64)
@@ -122,17 +122,17 @@ def test_transform_lists_of_hooks_shrink_too():
 def test_swin_classifiers_take_tiny_images(config):
     """A 64-pixel image leaves SwinV2-T's last stages smaller than its 8x8 windows: --tiny pads them."""
     import torch
-    from mmengine.registry import MODELS, init_default_scope
+
+    from mmdenoiserep.apis import build_model
     cfg = load(config)
-    init_default_scope(cfg.default_scope)
-    model = MODELS.build(cfg.model).eval()
+    model = build_model(cfg)
     with torch.no_grad():
         out = model(torch.zeros(1, 3, 64, 64))
     assert out.shape == (1, 1000)
     assert 'pad_small_map' not in str(load(config, tiny=False).model)
     from mmengine.config import Config
 
-    from mmdenoiserep.tiny import tiny_config
+    from mmdenoiserep.testing.tiny_config import tiny_config
     mmdet_swin = Config(dict(default_scope='mmdet', model=dict(backbone=dict(type='SwinTransformer'))))
     assert 'pad_small_map' not in tiny_config(mmdet_swin).model.backbone  # mmdet's Swin has no such argument
 

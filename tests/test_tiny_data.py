@@ -16,8 +16,8 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
-import mmdenoiserep.tiny_data as mtd
-from mmdenoiserep.tiny import TINY_DATA_ROOT, tiny_config
+import mmdenoiserep.testing.tiny_data as mtd
+from mmdenoiserep.testing.tiny_config import TINY_DATA_ROOT, tiny_config
 
 pytestmark = [pytest.mark.filterwarnings('ignore::DeprecationWarning:pycocotools'),
               pytest.mark.filterwarnings('ignore:`reduce_zero_label` will be deprecated:UserWarning')]

@@ -42,9 +42,10 @@ from mmengine.runner import Runner, set_random_seed
 
 import mmdenoiserep.models  # noqa: F401  (registers mmdenoiserep.DenoiseRepBackbone)
 from mmdenoiserep import denoising_layers, set_phase
+from mmdenoiserep.apis import build_model
+from mmdenoiserep.cli import add_config_args, load_config
 from mmdenoiserep.core import freeze_running_stats
 from mmdenoiserep.core.layers import NOISE_LOSSES
-from mmdenoiserep.runner import add_config_args, build_model, load_config
 from mmdenoiserep.utils import (InputError, first_line, load_state_dict_exact, read_denoiserep_checkpoint,
                                 write_atomically)
 

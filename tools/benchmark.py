@@ -43,10 +43,11 @@ from mmengine.analysis import FlopAnalyzer
 from mmengine.runner import Runner
 
 from mmdenoiserep import denoise_loss, denoising_layers, fuse_denoisers, fused_weights_cached, set_phase
+from mmdenoiserep.apis import build_model
+from mmdenoiserep.cli import add_config_args, load_config
 from mmdenoiserep.core import freeze_running_stats
 from mmdenoiserep.engine.hook import DenoiseRepHook, _restore_full_loss
 from mmdenoiserep.models import strip_denoiserep
-from mmdenoiserep.runner import add_config_args, build_model, load_config
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, write_atomically
 
 
@@ -89,9 +90,9 @@ def build_models(args):
     start = time.perf_counter()
     state_dict = fuse_denoisers(copy.deepcopy(unfused)).state_dict()
     fuse_seconds = time.perf_counter() - start
-    fused = build_model(cfg, strip_denoiserep(cfg.model))
+    fused = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     load_state_dict_exact(fused, state_dict)  # the stock model holding the fused weights
-    baseline = build_model(cfg, strip_denoiserep(cfg.model))
+    baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     # the same stock weights as the unfused model (like with like: random weights of another draw made the
     # latency differ by up to 7% through denormal activations alone)
     load_state_dict_exact(baseline, {k: v for k, v in unfused.state_dict().items() if '.denoiser.' not in k})

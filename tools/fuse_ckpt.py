@@ -18,8 +18,9 @@ import sys
 import torch
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
+from mmdenoiserep.apis import build_model
+from mmdenoiserep.cli import add_config_args, load_config
 from mmdenoiserep.models import is_denoiserep_backbone, strip_denoiserep
-from mmdenoiserep.runner import add_config_args, build_model, load_config
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, save_atomically
 
 RTOL = 1e-4  # max |fused - unfused| allowed, relative to max |unfused| (float32 rounding is ~1e-6)
@@ -114,7 +115,7 @@ def fuse_checkpoint(args) -> None:
         base_args = argparse.Namespace(**{**vars(args), 'config': args.baseline_config, 'cfg_options': None})
         baseline = build_model(load_config(base_args))
     else:
-        baseline = build_model(cfg, strip_denoiserep(cfg.model))
+        baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     fused_state = model.state_dict()
     load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
     max_diff = compare_features(features(baseline, inputs), expected)

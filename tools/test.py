@@ -3,7 +3,8 @@ import argparse
 
 from mmengine.evaluator import DumpResults
 
-from mmdenoiserep.runner import add_config_args, build_runner, check_data, exit_with_error, load_config
+from mmdenoiserep.apis import build_runner, check_data
+from mmdenoiserep.cli import add_config_args, exit_with_error, load_config
 from mmdenoiserep.utils import InputError, check_checkpoint_file
 
 

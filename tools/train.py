@@ -5,8 +5,8 @@ import sys
 
 import torch
 
-from mmdenoiserep.runner import (add_config_args, build_runner, check_data, exit_with_error, load_config,
-                                 print_once, resolve_resume, total_batch_size)
+from mmdenoiserep.apis import build_runner, check_data, resolve_resume, total_batch_size
+from mmdenoiserep.cli import add_config_args, exit_with_error, load_config, print_once
 from mmdenoiserep.utils import InputError, NonFiniteError
 
 

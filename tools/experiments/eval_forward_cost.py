@@ -15,9 +15,10 @@ import random
 import time
 
 import torch
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.config import Config
 
 from mmdenoiserep import add_denoisers, denoising_layers, fuse_denoisers
+from mmdenoiserep.apis import build_model
 
 
 def main(argv=None) -> None:
@@ -28,8 +29,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    init_default_scope('mmpretrain')
-    baseline = MODELS.build(dict(type='ResNet', depth=50))
+    baseline = build_model(Config(dict(default_scope='mmpretrain', model=dict(type='ResNet', depth=50))))
     unfused = add_denoisers(copy.deepcopy(baseline), example_inputs=torch.randn(1, 3, 224, 224))
     with torch.no_grad():
         for _, layer in denoising_layers(unfused):
