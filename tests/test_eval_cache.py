@@ -6,6 +6,7 @@ without any reuse.
 """
 import contextlib
 import copy
+import os
 
 import pytest
 import torch
@@ -179,7 +180,12 @@ def test_writes_through_data_are_seen_after_eval_or_in_the_opt_out_only():
     assert (expected - before).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize('tracer', ['jit.trace', 'compile'])
+@pytest.mark.parametrize('tracer', [
+    'jit.trace',
+    # mutmut's trampolines set a ContextVar, which torch.compile(fullgraph=True) refuses to trace; the
+    # jit.trace case covers the same code under mutation testing
+    pytest.param('compile', marks=pytest.mark.skipif('MUTANT_UNDER_TEST' in os.environ,
+                                                     reason='torch.compile cannot trace mutmut trampolines'))])
 def test_tracers_see_w_prime_computed_from_the_parameters(tracer):
     """A traced graph must not hold W' as a constant: it follows an in-place change of W."""
     model = denoised()
