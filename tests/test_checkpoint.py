@@ -239,11 +239,11 @@ def test_load_checkpoint_file_maps_to_the_given_device():
 def test_an_unfused_checkpoint_is_refused_for_a_model_without_denoisers():
     from mmdenoiserep import add_denoisers
     from mmdenoiserep.utils import check_not_unfused
-    unfused = add_denoisers(nn.Sequential(nn.Linear(2, 2))).state_dict()
+    unfused = add_denoisers(nn.Sequential(nn.Linear(2, 2))).state_dict()  # A, a and the stored schedule
     with pytest.raises(InputError) as raised:
         check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': unfused})
     assert str(raised.value) == (
-        'the checkpoint is an unfused DenoiseRep checkpoint (2 denoiser tensors) and this model has no denoisers: '
+        'the checkpoint is an unfused DenoiseRep checkpoint (3 denoiser tensors) and this model has no denoisers: '
         'fuse it first with tools/fuse_ckpt.py DENOISEREP_CONFIG CHECKPOINT OUT, or use its DenoiseRep config')
     check_not_unfused(add_denoisers(nn.Sequential(nn.Linear(2, 2))), unfused)  # a model with denoisers
     check_not_unfused(nn.Sequential(nn.Linear(2, 2)), {'state_dict': {'0.weight': torch.ones(2, 2)}})  # fused

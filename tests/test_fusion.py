@@ -139,7 +139,7 @@ def test_fused_weight_keeps_the_layout_of_the_weight(memory_format):
 def test_bias_free_layer_gets_bias_free_denoiser():
     layer = DenoisingConv2d.from_plain(nn.Conv2d(4, 4, 3, bias=False), step_coefficients(1))
     assert layer.denoiser.bias is None
-    assert set(layer.state_dict()) == {'weight', 'denoiser.weight'}
+    assert set(layer.state_dict()) == {'weight', 'denoiser.weight', 'denoiser._extra_state'}
 
 
 def test_denoising_layers_construct_like_their_stock_class():

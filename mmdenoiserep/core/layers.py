@@ -31,6 +31,14 @@ way, before its loop's ``model.eval()``): after such a write call ``model.eval()
 off: ``with fused_weights_cached(model, enabled=False):`` (`convert.py`) for a block, or
 ``layer.reuse_fused_weights = False`` on each layer of ``denoising_layers(model)`` for good.
 
+A checkpoint carries each layer's step and schedule: the predictor's state_dict entry
+``<layer>.denoiser._extra_state`` (`schedule_state`: a float64 tensor of num_steps, beta_start, beta_end,
+the step t and the noise loss's code) is written with its weights, and loading it into a layer whose
+num_steps, beta_range or step differ raises ValueError naming the layer and both values (strict or not:
+mmengine's ``load_checkpoint`` included). A state_dict without it (a baseline checkpoint, ``load_from``)
+loads as before. The noise loss is recorded, not checked: it trains the predictor and fuses into nothing.
+It lives under ``denoiser.``, so a fused state_dict still has exactly the stock keys.
+
 The noise-prediction loss can be estimated on a random subset of positions (``positions`` < 1, a
 fraction of the N*H*W or N*L input positions, every channel of each): the mean over a uniformly drawn
 subset of fixed size is an unbiased estimate of the full loss (a mean over the positions) at a fraction
@@ -47,8 +55,8 @@ from torch import Tensor, nn
 from .fusion import fuse_denoiser_weights
 from .schedule import StepCoefficients
 
-__all__ = ['PHASES', 'NOISE_LOSSES', 'AffineNoisePredictor', 'DenoisingLayer', 'DenoisingLinear',
-           'DenoisingConv2d']
+__all__ = ['PHASES', 'NOISE_LOSSES', 'SCHEDULE_STATE_FIELDS', 'AffineNoisePredictor', 'DenoisingLayer',
+           'DenoisingLinear', 'DenoisingConv2d', 'parse_schedule_state', 'schedule_state']
 
 PHASES = ('denoise', 'finetune', 'joint')
 NOISE_LOSSES = {
@@ -56,6 +64,49 @@ NOISE_LOSSES = {
     'l1': F.l1_loss,
     'l2': F.mse_loss,
 }
+#: The noise losses by their code in `schedule_state` (a code keeps its meaning: append new losses only).
+NOISE_LOSS_CODES = ('l1+l2', 'l1', 'l2')
+#: The values of a layer's stored schedule, in the order of `schedule_state`.
+SCHEDULE_STATE_FIELDS = ('num_steps', 'beta_start', 'beta_end', 'step', 'noise_loss')
+#: The values whose mismatch refuses a checkpoint (they fix c3, c1 and so the fused weights).
+CHECKED_FIELDS = ('num_steps', 'beta_range', 'step')
+
+
+def schedule_state(schedule: StepCoefficients, noise_loss: str) -> Tensor:
+    """A layer's step and schedule as checkpoints store them: a float64 tensor (num_steps, beta_start, beta_end,
+    step, code of the noise loss in ``NOISE_LOSS_CODES``). A tensor, so that every checkpoint value stays one
+    (``torch.load(weights_only=True)``, mmengine's and this project's checkpoint readers); float64 holds the
+    Python floats and ints exactly."""
+    return torch.tensor([schedule.num_steps, *schedule.beta_range, schedule.step, NOISE_LOSS_CODES.index(noise_loss)],
+                        dtype=torch.float64)
+
+
+def parse_schedule_state(state) -> dict:
+    """The dict (num_steps, beta_range, step, noise_loss) of a `schedule_state` tensor; ValueError if it is none."""
+    if not torch.is_tensor(state) or state.shape != (len(SCHEDULE_STATE_FIELDS),):
+        shape = tuple(state.shape) if torch.is_tensor(state) else type(state).__name__
+        raise ValueError(f'a stored schedule is a tensor of {len(SCHEDULE_STATE_FIELDS)} values '
+                         f'({", ".join(SCHEDULE_STATE_FIELDS)}), got {shape}')
+    num_steps, beta_start, beta_end, step, code = state.tolist()
+    noise_loss = NOISE_LOSS_CODES[int(code)] if 0 <= code < len(NOISE_LOSS_CODES) else f'unknown ({code:g})'
+    return dict(num_steps=int(num_steps), beta_range=(beta_start, beta_end), step=int(step), noise_loss=noise_loss)
+
+
+def _schedule_text(schedule: dict) -> str:
+    return ', '.join(f'{field}={schedule[field]!r}' for field in CHECKED_FIELDS)
+
+
+def check_schedule_state(state, schedule: StepCoefficients, name: str) -> None:
+    """ValueError (one line naming ``name`` and both values) unless ``state`` stores ``schedule``'s num_steps,
+    beta_range and step."""
+    try:
+        stored = parse_schedule_state(state)
+    except ValueError as error:
+        raise ValueError(f'{name}: {error}') from None
+    own = dict(num_steps=schedule.num_steps, beta_range=tuple(schedule.beta_range), step=schedule.step)
+    if any(stored[field] != own[field] for field in CHECKED_FIELDS):
+        raise ValueError(f"{name}: checkpoint schedule {_schedule_text(stored)} differs from the model's "
+                         f'{_schedule_text(own)}')
 
 
 #: Whether torch.compile / torch.export runs the forward (torch >= 2.3; before, never seen as compiling).
@@ -79,13 +130,17 @@ class AffineNoisePredictor(nn.Module):
         groups: g; ``weight`` A has shape (C, C/g), row j mapping the C/g channels of its group.
         bias: whether a (shape (C,)) exists.
         channel_dim: 1 for (N, C, H, W) inputs, -1 for (..., C) inputs.
+        schedule, noise_loss: the step and loss of the layer it serves, stored in its state_dict
+            (``_extra_state``, see `schedule_state`; none if ``schedule`` is None).
     """
 
     def __init__(self, channels: int, groups: int = 1, bias: bool = True, channel_dim: int = -1,
-                 device=None, dtype=None):
+                 device=None, dtype=None, schedule: Optional[StepCoefficients] = None, noise_loss: str = 'l1+l2'):
         super().__init__()
         self.groups = groups
         self.channel_dim = channel_dim
+        self.schedule = schedule
+        self.noise_loss = noise_loss
         factory = dict(device=device, dtype=dtype)
         # Zero init: the predictor starts by predicting no noise, so x_hat = c3 x.
         self.weight = nn.Parameter(torch.zeros(channels, channels // groups, **factory))
@@ -105,6 +160,21 @@ class AffineNoisePredictor(nn.Module):
         out = torch.einsum('kgi,gji->kgj', rows.reshape(k, self.groups, per_group),
                            self.weight.reshape(self.groups, per_group, per_group)).reshape(k, channels)
         return out if self.bias is None else out + self.bias
+
+    def get_extra_state(self) -> Tensor:
+        """`schedule_state` of the layer's step (an empty tensor without a schedule)."""
+        if self.schedule is None:
+            return torch.zeros(0, dtype=torch.float64)
+        return schedule_state(self.schedule, self.noise_loss)
+
+    def set_extra_state(self, state) -> None:
+        """Accept a stored schedule equal to this one (num_steps, beta_range, step); else ValueError.
+        (A DenoisingLayer checks it first, under its own name.)"""
+        if self.schedule is None:
+            if not (torch.is_tensor(state) and state.numel() == 0):
+                raise ValueError('denoiser: a stored schedule given to a predictor that has none')
+            return
+        check_schedule_state(state, self.schedule, 'denoiser')
 
     def extra_repr(self) -> str:
         return f'channels={self.weight.shape[0]}, groups={self.groups}, bias={self.bias is not None}'
@@ -127,19 +197,36 @@ class DenoisingLayer:
     def _init_denoising(self, coefficients: StepCoefficients, noise_loss: str):
         if noise_loss not in NOISE_LOSSES:
             raise ValueError(f'noise_loss must be one of {sorted(NOISE_LOSSES)}, got {noise_loss!r}')
-        self.schedule = coefficients
-        self.noise_loss = noise_loss
         self.phase = 'joint'
         self.recorded_inputs: List[Tensor] = []  # detached inputs of the training calls not yet collected
         self.zero_predictor_loss: Optional[Tensor] = None  # set by pop_noise_loss
         self.reuse_fused_weights = True  # reuse W' in eval mode (module docstring); False: opt out
         self._fused_cache = None  # (sources, key, (W', b')): see _reusable_fused_weights
-        self._reset_denoiser()
+        self._reset_denoiser(coefficients, noise_loss)
 
-    def _reset_denoiser(self):
+    def _reset_denoiser(self, schedule: StepCoefficients, noise_loss: str):
         self.denoiser = AffineNoisePredictor(
             self.weight.shape[1] * self.groups, self.groups, bias=self.bias is not None,
-            channel_dim=self._channel_dim, device=self.weight.device, dtype=self.weight.dtype)
+            channel_dim=self._channel_dim, device=self.weight.device, dtype=self.weight.dtype,
+            schedule=schedule, noise_loss=noise_loss)
+
+    @property
+    def schedule(self) -> StepCoefficients:
+        """This layer's step t and its schedule (stored in checkpoints: see the module docstring)."""
+        return self.denoiser.schedule
+
+    @property
+    def noise_loss(self) -> str:
+        """The noise-prediction loss, a key of ``NOISE_LOSSES``."""
+        return self.denoiser.noise_loss
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """nn.Module's, after refusing a stored schedule that differs from this layer's (ValueError naming the
+        layer by its key prefix, raised also by non-strict loads, which only collect key errors)."""
+        state = state_dict.get(prefix + 'denoiser._extra_state')
+        if state is not None:
+            check_schedule_state(state, self.schedule, prefix[:-1] or type(self).__name__)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @classmethod
     def _plain_type(cls) -> type:
@@ -152,7 +239,7 @@ class DenoisingLayer:
         new = cls(**cls._layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss, device='meta')
         new.weight, new.bias = layer.weight, layer.bias
         new.plain_class = type(layer)  # e.g. mmcv's wrappers or nn.MultiheadAttention's out_proj class
-        new._reset_denoiser()
+        new._reset_denoiser(coefficients, noise_loss)
         return new.train(layer.training)
 
     def to_plain(self) -> nn.Module:

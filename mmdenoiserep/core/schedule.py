@@ -15,13 +15,16 @@ __all__ = ['StepCoefficients', 'step_coefficients']
 
 @dataclass(frozen=True)
 class StepCoefficients:
-    """Schedule values of one diffusion step t (Python floats, computed in float64)."""
+    """Schedule values of one diffusion step t (Python floats, computed in float64), and the schedule they
+    come from: ``num_steps`` and ``beta_range`` (what a checkpoint stores to fix them)."""
 
     step: int
     beta: float
     alpha_bar: float
     c3: float
     c1: float
+    num_steps: int
+    beta_range: Tuple[float, float]
 
 
 def step_coefficients(step: int, num_steps: int = 1000,
@@ -43,4 +46,6 @@ def step_coefficients(step: int, num_steps: int = 1000,
         beta=beta,
         alpha_bar=alpha_bar,
         c3=1.0 / math.sqrt(alpha),
-        c1=beta / (math.sqrt(1.0 - alpha_bar) * math.sqrt(alpha)))
+        c1=beta / (math.sqrt(1.0 - alpha_bar) * math.sqrt(alpha)),
+        num_steps=num_steps,
+        beta_range=(beta_start, beta_end))
