@@ -370,7 +370,7 @@ def test_repr_shows_each_layer_its_step_coefficients_and_phase():
     assert linear.extra_repr() == f'in_features=6, out_features=3, bias=True, {expected(1)}'
     assert conv.denoiser.extra_repr() == 'channels=4, groups=2, bias=False'  # a layer without b: no a
     assert linear.denoiser.extra_repr() == 'channels=6, groups=1, bias=True'
-    assert f'(denoiser): AffineNoisePredictor(channels=6, groups=1, bias=True)' in repr(model)
+    assert '(denoiser): AffineNoisePredictor(channels=6, groups=1, bias=True)' in repr(model)
 
 
 def test_denoiser_report_is_a_table_of_the_layers_by_step():

@@ -6,12 +6,14 @@ from .fusion import fuse_denoiser_weights
 from .layers import (NOISE_LOSSES, PHASES, AffineNoisePredictor, DenoisingConv2d, DenoisingLayer,
                      DenoisingLinear)
 from .schedule import StepCoefficients, step_coefficients
-from .weight_reads import WEIGHT_READERS, register_weight_reader
+from .weight_readers import (DEFAULT_WEIGHT_READERS, ArgumentReader, DenoisingReadWeight, MultiheadAttentionReader,
+                             WeightRead, WeightReader, get_default_weight_readers, register_weight_reader)
 
 __all__ = [
     'DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'denoise_loss', 'denoiser_parameters', 'denoiser_report',
     'denoising_layers', 'discard_recorded_calls', 'freeze_running_stats', 'fuse_denoisers', 'fused_weights_cached',
     'keeps_running_stats', 'selected_layers', 'set_phase', 'fuse_denoiser_weights', 'NOISE_LOSSES', 'PHASES',
     'AffineNoisePredictor', 'DenoisingConv2d', 'DenoisingLayer', 'DenoisingLinear', 'StepCoefficients',
-    'step_coefficients', 'WEIGHT_READERS', 'register_weight_reader'
+    'step_coefficients', 'DEFAULT_WEIGHT_READERS', 'ArgumentReader', 'DenoisingReadWeight', 'MultiheadAttentionReader',
+    'WeightRead', 'WeightReader', 'get_default_weight_readers', 'register_weight_reader'
 ]

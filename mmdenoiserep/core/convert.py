@@ -2,22 +2,24 @@
 
 The flow follows torch.ao.quantization's prepare/convert: `add_denoisers` swaps selected nn.Linear and
 nn.Conv2d modules for their denoising subclasses (reusing the weight Parameters), the model trains,
-`fuse_denoisers` swaps them back to the stock classes holding the fused weights. In eval mode an unfused
+`fuse_denoisers` swaps them back to the stock classes holding the fused weights. A layer whose weight a
+module (its owner) applies itself is converted by the owner type's `WeightReader` (`weight_readers.py`),
+taken from the table ``add_denoisers(weight_readers=...)``. In eval mode an unfused
 model computes each fused weight W' once and reuses it while the weights are unchanged (layers.py);
 `fused_weights_cached(model, enabled=False)` turns that off for a block.
 """
 import contextlib
 import fnmatch
 import logging
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-from .attention import DenoisingInProjection, convertible_attention, unwrap_attention, wrap_attention
 from .layers import PHASES, DenoisingConv2d, DenoisingLayer, DenoisingLinear
 from .schedule import step_coefficients
-from .weight_reads import read_layers, unwrap_owner, wrap_owner
+from .weight_readers import (DEFAULT_WEIGHT_READERS, WeightReader, attach_reader, attached_reader, detach_reader,
+                             get_default_weight_readers)
 
 __all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'selected_layers', 'set_phase', 'denoise_loss',
            'discard_recorded_calls', 'freeze_running_stats', 'keeps_running_stats', 'fuse_denoisers',
@@ -26,8 +28,7 @@ __all__ = ['DEFAULT_MAPPING', 'add_denoisers', 'convertible_layers', 'selected_l
 logger = logging.getLogger(__name__)
 
 #: kind of stock layer -> its denoising replacement. Selection is by exact type (``layer_types``): a
-#: subclass such as nn.MultiheadAttention's out_proj (whose weight is read directly, never called) is
-#: converted only when listed explicitly.
+#: subclass (e.g. mmcv's wrappers) is converted only when listed explicitly.
 DEFAULT_MAPPING = {nn.Linear: DenoisingLinear, nn.Conv2d: DenoisingConv2d}
 
 
@@ -79,20 +80,46 @@ def _name_filter(include, exclude) -> Callable[[str], bool]:
     return lambda name: (include is None or _matches(name, include)) and not _matches(name, exclude)
 
 
-def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example_inputs) -> List[str]:
+class _Read(NamedTuple):
+    """A layer that ``owner`` reads: its name relative to the owner and the module that stands for it."""
+    owner: nn.Module
+    name: str
+    stand_in: nn.Module
+
+
+def _as_readers(weight_readers) -> Dict[type, WeightReader]:
+    if weight_readers is None:
+        return DEFAULT_WEIGHT_READERS
+    if not isinstance(weight_readers, dict) or not all(
+            isinstance(t, type) and isinstance(r, WeightReader) for t, r in weight_readers.items()):
+        raise TypeError(f'weight_readers must be a dict {{owner type: WeightReader}}, got {weight_readers!r}')
+    return weight_readers
+
+
+def _read_layers(model: nn.Module, readers: Dict[type, WeightReader]) -> Dict[str, _Read]:
+    """{qualified name of each layer that a module of ``model`` of a type in ``readers`` reads: its `_Read`}."""
+    found = {}
+    for owner_name, owner in model.named_modules():
+        reader = readers.get(type(owner))
+        for name, stand_in in (reader.layers(owner) if reader else {}).items():
+            found[f'{owner_name}.{name}' if owner_name else name] = _Read(owner, name, stand_in)
+    return found
+
+
+def _execution_order(model: nn.Module, candidates: Dict[str, nn.Module], example_inputs,
+                     reads: Dict[str, _Read]) -> List[str]:
     """Names of ``candidates`` in the order a forward on ``example_inputs`` first calls them.
 
-    A layer whose weight its owner reads (`weight_reads`) counts as called when its owner is called.
+    A layer whose weight its owner reads (``reads``) counts as called when its owner is called.
     Runs in eval mode under no_grad (no running statistics change) and restores every module's mode.
     """
     order: List[str] = []
     handles = []
-    owners = {**read_layers(model), **_attention_out_projections(model)}
     for name, module in candidates.items():
         def record(_module, _inputs, name=name):
             if name not in order:
                 order.append(name)
-        hooked = model.get_submodule(owners[name]) if name in owners else module
+        hooked = reads[name].owner if name in reads else module
         handles.append(hooked.register_forward_pre_hook(record))
     modes = {m: m.training for m in model.modules()}
     try:
@@ -119,13 +146,14 @@ def add_denoisers(model: nn.Module,
                   beta_range: Tuple[float, float] = (1e-4, 2e-3),
                   example_inputs=None,
                   layer_types: Sequence[type] = (nn.Linear, nn.Conv2d),
-                  noise_loss: str = 'l1+l2') -> nn.Module:
+                  noise_loss: str = 'l1+l2',
+                  weight_readers: Optional[Dict[type, WeightReader]] = None) -> nn.Module:
     """Swap the selected Linear/Conv2d layers of ``model`` for denoising layers, in place.
 
     Steps are numbered globally in forward-execution order: the first layer executed gets t = L, the
     last t = 1 (L = number of converted layers). A layer whose weight its owner module reads instead of
-    calling it (`mmdenoiserep.core.weight_reads`, e.g. SwinV2's qkv) is converted too, and its owner's
-    forward wrapped. With ``example_inputs`` the order comes from a traced
+    calling it (``weight_readers``, e.g. SwinV2's qkv) is converted by the owner's reader, and the owner's
+    forward runs through the reader's hooks. With ``example_inputs`` the order comes from a traced
     forward (selected layers that this forward never calls are left unconverted, with a warning);
     without, registration order is used.
 
@@ -139,31 +167,37 @@ def add_denoisers(model: nn.Module,
         example_inputs: a tensor, a tuple of positional inputs or a dict of keyword inputs for a
             forward that fixes the execution order.
         layer_types: types to convert, matched exactly; each a subclass of nn.Linear or nn.Conv2d whose
-            forward is the stock one (e.g. mmcv's empty-tensor wrappers), or nn.MultiheadAttention for
-            its in_proj and out_proj (see `mmdenoiserep.core.attention`).
+            forward is the stock one (e.g. mmcv's empty-tensor wrappers), or an owner type of
+            ``weight_readers`` for every layer it reads (nn.MultiheadAttention: in_proj and out_proj). A
+            layer that an owner reads is converted when its own type or its owner's type is listed.
         noise_loss: 'l1+l2' (the authors' default), 'l1' or 'l2'.
+        weight_readers: {owner type (exact): `WeightReader`}; None: `get_default_weight_readers()` (the
+            project's table: nn.MultiheadAttention, and mmpretrain's SwinV2 window attention once
+            ``mmdenoiserep.models`` is imported).
 
     Returns:
         ``model``. `denoiser_report(model)` gives a table of the converted layers.
     """
     _check_module(model)
+    readers = get_default_weight_readers() if weight_readers is None else _as_readers(weight_readers)
     layer_types = tuple(layer_types)
     if not layer_types or not all(isinstance(t, type) for t in layer_types):
         raise ValueError(f'layer_types must be a non-empty sequence of types, got {layer_types!r}')
     for layer_type in layer_types:
-        if layer_type is not nn.MultiheadAttention:
+        if layer_type not in readers:
             _denoising_class(layer_type)  # raises for a type that cannot be converted
     if denoising_layers(model):
         raise ValueError('model already has denoising layers; call add_denoisers once per model')
 
-    candidates = selected_layers(model, layer_types, include, exclude)
+    candidates = selected_layers(model, layer_types, include, exclude, readers)
     if not candidates:
         raise ValueError(f'no {"/".join(t.__name__ for t in layer_types)} layer matches '
                          f'include={include!r}, exclude={exclude!r}')
-    _warn_unlisted_subclasses(model, candidates, _name_filter(include, exclude))
+    reads = _read_layers(model, readers)
+    _warn_unlisted_subclasses(model, candidates, _name_filter(include, exclude), reads)
     names = list(candidates)
     if example_inputs is not None:
-        names = _execution_order(model, candidates, example_inputs)
+        names = _execution_order(model, candidates, example_inputs, reads)
         skipped = [n for n in candidates if n not in names]
         if skipped:
             logger.warning('add_denoisers: %d selected layers are not called by the example forward '
@@ -173,68 +207,67 @@ def add_denoisers(model: nn.Module,
     if len(names) > num_steps:
         raise ValueError(f'{len(names)} layers need num_steps >= {len(names)}, got {num_steps}')
 
-    replacements = {}
+    replacements, owners = {}, {}
     for index, name in enumerate(names):
-        layer = candidates[name]
         coefficients = step_coefficients(len(names) - index, num_steps, beta_range)
-        if convertible_attention(layer):  # its in_proj (see attention.py)
-            layer.in_proj = DenoisingInProjection(layer, coefficients, noise_loss)
+        if name in reads:  # put in place by its owner's reader
+            owner = reads[name].owner
+            readers[type(owner)].convert(owner, reads[name].name, coefficients, noise_loss)
+            owners[id(owner)] = owner
         else:
+            layer = candidates[name]
             replacements[id(layer)] = _denoising_class(type(layer)).from_plain(layer, coefficients, noise_loss)
     _swap_modules(model, replacements)
-    for module in model.modules():
-        if convertible_attention(module) and (isinstance(getattr(module, 'in_proj', None), DenoisingLayer)
-                                             or isinstance(module.out_proj, DenoisingLayer)):
-            wrap_attention(module)
-    owners = read_layers(model)
-    for owner_name in sorted({owners[name] for name in names if name in owners}):
-        prefix = f'{owner_name}.' if owner_name else ''
-        children = [name[len(prefix):] for name in names if owners.get(name) == owner_name]
-        wrap_owner(model.get_submodule(owner_name), children)
+    for owner in owners.values():
+        attach_reader(owner, readers[type(owner)])
     logger.info('add_denoisers: converted %d layers (steps %d..1 of %d)', len(names), len(names), num_steps)
     return model
 
 
 def _warn_unlisted_subclasses(model: nn.Module, candidates: Dict[str, nn.Module],
-                              selects: Callable[[str], bool]) -> None:
+                              selects: Callable[[str], bool], reads: Dict[str, _Read]) -> None:
     """Warn about Linear/Conv2d subclasses (e.g. mmcv's wrappers) that the name filter ``selects`` but that
-    are not ``candidates`` (their exact type is not listed): they stay plain, which is easy to miss."""
-    attention_parts = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
+    are not ``candidates`` (their exact type is not listed): they stay plain, which is easy to miss. A layer
+    that an owner reads (``reads``: e.g. nn.MultiheadAttention's out_proj) goes with its owner: not warned."""
+    read = {id(r.stand_in) for r in reads.values()}
     unlisted = sorted({type(m).__name__ for n, m in model.named_modules()
                        if isinstance(m, (nn.Linear, nn.Conv2d)) and n not in candidates
-                       and id(m) not in attention_parts and selects(n)})
+                       and id(m) not in read and selects(n)})
     if unlisted:
         logger.warning('add_denoisers: layers of types %s subclass nn.Linear/nn.Conv2d but are not in '
                        'layer_types, so they stay unconverted; add their types to layer_types to convert them',
                        ', '.join(unlisted))
 
 
-def _attention_out_projections(model: nn.Module) -> Dict[str, str]:
-    """{'<attn>.out_proj': '<attn>'} for every convertible nn.MultiheadAttention: the attention reads its
-    out_proj's weight. (Its in_proj candidate is the attention itself.)"""
-    return {f'{name}.out_proj': name for name, m in model.named_modules() if convertible_attention(m)}
-
-
-def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...]):
-    """(name, module) of the layers of ``layer_types`` (exact types); for nn.MultiheadAttention, its
-    in_proj (named '<attn>.in_proj', given as the attention itself) and its out_proj Linear."""
-    attentions = nn.MultiheadAttention in layer_types
-    out_projs = {id(m.out_proj) for m in model.modules() if convertible_attention(m)} if attentions else set()
+def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...],
+                       weight_readers: Optional[Dict[type, WeightReader]] = None):
+    """(name, module) of the layers of ``layer_types`` (exact types), in registration order, and of the
+    layers that an owner of a type in ``weight_readers`` (None: the project's table) reads where the owner's
+    type or the layer's is listed: named '<owner>.<name>', given as the module that stands for the layer (a
+    child layer, at its place; the owner for a weight of its own, at the owner's place, e.g.
+    nn.MultiheadAttention's '<attn>.in_proj'). A layer that an owner reads is never an ordinary layer."""
+    layer_types = tuple(layer_types)
+    reads = _read_layers(model, _as_readers(weight_readers))
+    read = {id(r.stand_in) for r in reads.values()}
+    at_place: Dict[int, List[Tuple[str, nn.Module]]] = {}
+    for name, r in reads.items():
+        if type(r.owner) in layer_types or type(r.stand_in) in layer_types:
+            at_place.setdefault(id(r.stand_in), []).append((name, r.stand_in))
     for name, module in model.named_modules():
-        if attentions and convertible_attention(module):
-            yield f'{name}.in_proj', module
-            yield f'{name}.out_proj', module.out_proj
-        elif type(module) in layer_types and id(module) not in out_projs:
+        yield from at_place.get(id(module), ())
+        if type(module) in layer_types and id(module) not in read:
             yield name, module
 
 
 def selected_layers(model: nn.Module, layer_types: Tuple[type, ...],
                     include: Union[str, Sequence[str], None] = None,
-                    exclude: Union[str, Sequence[str], None] = None) -> Dict[str, nn.Module]:
+                    exclude: Union[str, Sequence[str], None] = None,
+                    weight_readers: Optional[Dict[type, WeightReader]] = None) -> Dict[str, nn.Module]:
     """{name: module} of the `convertible_layers` whose name matches ``include`` (None: all) and not
     ``exclude`` (glob patterns): what `add_denoisers` converts, before the example forward."""
     selects = _name_filter(include, exclude)
-    return {name: module for name, module in convertible_layers(model, tuple(layer_types)) if selects(name)}
+    return {name: module for name, module in convertible_layers(model, layer_types, weight_readers)
+            if selects(name)}
 
 
 def _swap_modules(model: nn.Module, replacements: Dict[int, nn.Module]) -> None:
@@ -385,7 +418,9 @@ def discard_recorded_calls(model: nn.Module) -> None:
 def fuse_denoisers(model: nn.Module) -> nn.Module:
     """Replace every denoising layer by the stock nn.Linear/nn.Conv2d holding W', b', in place.
 
-    Afterwards ``model.state_dict()`` has exactly the keys of the model before `add_denoisers`, and
+    Owners of read layers are given back their stock form by their readers (`WeightReader.fuse`) and lose
+    the reader's hooks. Afterwards ``model.state_dict()`` has exactly the keys of the model before
+    `add_denoisers`, and
     every Parameter is as trainable as it was before `set_phase` (what a 'denoise' phase froze is
     thawed; what was frozen before stays frozen). Returns ``model``; a module that is itself a
     denoising layer is returned fused (not in place).
@@ -397,12 +432,12 @@ def fuse_denoisers(model: nn.Module) -> nn.Module:
     if not layers:
         raise ValueError('model has no denoising layers to fuse')
     _thaw_frozen_by_phase(model)
-    _swap_modules(model, {id(layer): layer.to_plain() for _, layer in layers
-                          if not isinstance(layer, DenoisingInProjection)})
-    for module in list(model.modules()):
-        unwrap_owner(module)
-        if convertible_attention(module):
-            unwrap_attention(module)
+    for owner in list(model.modules()):
+        reader = attached_reader(owner)
+        if reader is not None:
+            reader.fuse(owner, reader.converted(owner))
+            detach_reader(owner)
+    _swap_modules(model, {id(layer): layer.to_plain() for _, layer in denoising_layers(model)})
     return model
 
 

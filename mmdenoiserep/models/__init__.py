@@ -1,5 +1,5 @@
 """Models registered in ``mmdenoiserep.registry.MODELS``: the backbone wrapper, the re-id head and loss."""
-from . import weight_readers  # noqa: F401  (registers owners that read a layer's weight)
+from . import toolbox_weight_readers  # noqa: F401  (adds the owners that read a layer's weight)
 from .backbone import (DEFAULT_EXCLUDE, LAYER_TYPES, build_denoiserep_backbone, is_denoiserep_backbone,
                        strip_denoiserep)
 from .losses import TripletLoss, batch_hard_triplet_loss, euclidean_distance
