@@ -5,8 +5,7 @@
 # the experiment script (mmpretrain's FashionMNIST would try to download them).
 # Trained on 1 GPU (or the CPU) x 128 images: total batch 128 (mmpretrain's LeNet-5 config); seed 0 here, the
 # experiment script sets its own; fp32.
-_base_ = 'mmpretrain::lenet/lenet5_mnist.py'
-custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
+_base_ = ['mmpretrain::lenet/lenet5_mnist.py', './_base_/denoiserep_runtime.py']
 
 data_preprocessor = dict(mean=[72.94], std=[90.02])  # Fashion-MNIST train pixels
 common = dict(type='FashionMNIST', data_prefix='data/fashion_mnist', download=False)
@@ -14,6 +13,7 @@ train_dataloader = dict(dataset=dict(**common, test_mode=False))
 val_dataloader = dict(dataset=dict(**common, test_mode=True))
 test_dataloader = val_dataloader
 train_cfg = dict(val_interval=5)  # validate once, at the end
-default_hooks = dict(checkpoint=dict(interval=5))
+default_hooks = _base_.denoiserep_default_hooks  # atomic checkpoints, reseeding, checkpoint checks
+default_hooks.checkpoint.update(interval=5)
 auto_scale_lr = dict(base_batch_size=128)  # 1 GPU x 128 images
 randomness = dict(seed=0, deterministic=False)

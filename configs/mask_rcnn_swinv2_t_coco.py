@@ -6,9 +6,10 @@
 # Weight decay: the Swin V1 config exempts absolute_pos_embed, relative_position_bias_table and norms, but
 # SwinV2 has no relative_position_bias_table: its exemptions (SwinV2's no_weight_decay(_keywords)) are
 # absolute_pos_embed, cpb_mlp and logit_scale, listed here by those names, plus the norms as mmdet's.
-_base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
+_base_ = ['mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py', './_base_/denoiserep_runtime.py']
 
 custom_imports = dict(imports=['mmpretrain.models', 'mmdenoiserep'], allow_failed_imports=False)
+default_hooks = {{_base_.denoiserep_default_hooks}}  # atomic checkpoints, reseeding, checkpoint checks
 
 pretrained = 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-tiny-w8_3rdparty_in1k-256px_20220803-e318968f.pth'  # noqa: E501
 model = dict(

@@ -17,7 +17,7 @@
 #   --cfg-options test_dataloader.dataset.pipeline.0.imdecode_backend=pillow \
 #       test_dataloader.dataset.pipeline.1.backend=pillow
 # Trained with this config instead, mmpretrain reports 76.55 (resnet50_8xb32_in1k_20210831-ea4938fc.pth).
-_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
-custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
+_base_ = ['mmpretrain::resnet/resnet50_8xb32_in1k.py', './_base_/denoiserep_runtime.py']
+default_hooks = {{_base_.denoiserep_default_hooks}}  # atomic checkpoints, reseeding, checkpoint checks
 
 randomness = dict(seed=0, deterministic=False)  # the same seed in baseline, control and DenoiseRep

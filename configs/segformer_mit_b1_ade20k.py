@@ -2,8 +2,8 @@
 # boundary IoU metric beside mIoU (the paper reports B-IoU on ADE20K; the metric logs mBIoU).
 # Paper (method.md section 6): small gains with DenoiseRep, no figure. mmseg reports 40.97 mIoU for this config.
 # Trained on 8 GPUs x 2 images (8xb2), total batch 16; seed 0 (mmseg sets none).
-_base_ = 'mmseg::segformer/segformer_mit-b1_8xb2-160k_ade20k-512x512.py'
-custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
+_base_ = ['mmseg::segformer/segformer_mit-b1_8xb2-160k_ade20k-512x512.py', './_base_/denoiserep_runtime.py']
+default_hooks = {{_base_.denoiserep_default_hooks}}  # atomic checkpoints, reseeding, checkpoint checks
 
 val_evaluator = [{{_base_.val_evaluator}}, dict(type='mmdenoiserep.BoundaryIoUMetric')]
 test_evaluator = val_evaluator

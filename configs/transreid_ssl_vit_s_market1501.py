@@ -12,8 +12,7 @@
 # TransReID-SSL README, then
 #   python tools/model_converters/luperson_vit_to_mmpretrain.py vit_small_cfs_lup.pth pretrain/vit_small_cfs_lup.pth
 # Not reproduced (no effect on the experiment's maths): cudnn.deterministic / benchmark flags (GPU kernel choice).
-_base_ = ['mmpretrain::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
+_base_ = ['mmpretrain::_base_/default_runtime.py', './_base_/denoiserep_runtime.py']
 
 luperson = 'pretrain/vit_small_cfs_lup.pth'  # tools/model_converters/luperson_vit_to_mmpretrain.py
 num_identities = 751  # Market-1501 training identities
@@ -91,4 +90,6 @@ randomness = dict(seed=1234, deterministic=False)  # defaults.py: SOLVER.SEED
 train_cfg = dict(by_epoch=True, max_epochs=120, val_interval=120)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=120), logger=dict(interval=20))
+default_hooks = _base_.denoiserep_default_hooks  # atomic checkpoints, reseeding, checkpoint checks
+default_hooks.checkpoint.update(interval=120)
+default_hooks.update(logger=dict(interval=20))

@@ -10,8 +10,9 @@ _base_ = [
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
     'mmpretrain::_base_/schedules/cub_bs64.py',
     'mmpretrain::_base_/default_runtime.py',
+    './_base_/denoiserep_runtime.py',
 ]
-custom_imports = dict(imports=['mmdenoiserep'], allow_failed_imports=False)
+default_hooks = {{_base_.denoiserep_default_hooks}}  # atomic checkpoints, reseeding, checkpoint checks
 
 pretrained = 'https://download.openmmlab.com/mmclassification/v0/vit/finetune/vit-base-p16_in21k-pre-3rdparty_ft-64xb64_in1k-384_20210928-98e8652b.pth'  # noqa: E501
 model = dict(

@@ -180,30 +180,19 @@ def _unique_experiment_name(cfg: Config) -> None:
         cfg.experiment_name = f'{stem}_run{count}'
 
 
-def build_runner(cfg: Config, test: bool = False) -> Runner:
-    """The config's runner (a config value its builders refuse, or a missing or truncated ``load_from``:
-    InputError), made safe to kill and resume: its CheckpointHook replaced by
-    `AtomicCheckpointHook` (same arguments), `ReseedHook` registered (a resumed run draws the random
-    numbers of an uninterrupted one), and `UnfusedCheckpointCheckHook` registered (refuses unfused
-    checkpoints for models without denoisers); ``test``: also `FusedCheckpointCheckHook` (refuses a
-    checkpoint without denoiser weights for a model with denoisers)."""
-    from mmengine.hooks import CheckpointHook
-
-    from .engine import FusedCheckpointCheckHook, ReseedHook, UnfusedCheckpointCheckHook
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner, as ``Runner.from_cfg`` (or the config's ``runner_type``) builds it: its hooks are
+    the config's own (this project's configs declare atomic checkpoints, reseeding and the checkpoint checks:
+    configs/_base_/denoiserep_runtime.py). A config value its builders refuse, or a missing or truncated
+    ``load_from``: InputError. Also joins a torchrun process group on a machine without CUDA (which mmengine
+    cannot), and gives a second runner of the process its own ``experiment_name``."""
     _unique_experiment_name(cfg)
     if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
         _init_cpu_process_group(cfg)
-    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
-    if checkpoint is not None and checkpoint.get('type') in ('CheckpointHook', CheckpointHook):
-        checkpoint['type'] = 'mmdenoiserep.AtomicCheckpointHook'
     if cfg.get('load_from'):
         check_checkpoint_file(cfg.load_from, 'load_from checkpoint')
     try:
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     except (ValueError, TypeError, KeyError, AssertionError) as error:  # what builders raise on bad config values
         raise InputError(f'cannot build the run from the config: {first_line(error)}') from error
-    runner.register_hook(ReseedHook())
-    runner.register_hook(UnfusedCheckpointCheckHook())
-    if test:
-        runner.register_hook(FusedCheckpointCheckHook())
     return runner

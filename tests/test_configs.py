@@ -204,6 +204,30 @@ def test_denoiserep_model_builds_at_tiny_scale(model):
     assert layers and all(name.startswith('backbone.') for name in layers)
 
 
+#: What every config declares (configs/_base_/denoiserep_runtime.py), so that any runner of it (the stock
+#: tools, ``mim train``, a plain ``Runner.from_cfg``) writes atomic checkpoints, reseeds, and checks checkpoints.
+RUNTIME_HOOKS = {'checkpoint': 'mmdenoiserep.AtomicCheckpointHook', 'reseed': 'mmdenoiserep.ReseedHook',
+                 'unfused_checkpoint_check': 'mmdenoiserep.UnfusedCheckpointCheckHook',
+                 'fused_checkpoint_check': 'mmdenoiserep.FusedCheckpointCheckHook'}
+
+
+@pytest.mark.parametrize('path', sorted(osp.relpath(p, ROOT) for p in glob.glob(str(ROOT / 'configs' / '*.py'))))
+def test_every_config_declares_the_runtime_hooks_and_imports(path):
+    cfg = config(path)
+    assert 'mmdenoiserep' in cfg['custom_imports']['imports'] and not cfg['custom_imports']['allow_failed_imports']
+    hooks = cfg['default_hooks']
+    assert {key: (hooks.get(key) or {}).get('type') for key in RUNTIME_HOOKS} == RUNTIME_HOOKS
+
+
+def test_the_checkpoint_hook_keeps_the_stock_arguments():
+    """Only the type changes: the stock interval (mmdet's 1 epoch), or the config's own (LeNet-5: 5)."""
+    assert config('configs/faster_rcnn_r50_coco.py')['default_hooks']['checkpoint']['interval'] == 1
+    assert config('configs/lenet5_fashion_mnist.py')['default_hooks']['checkpoint']['interval'] == 5
+    assert config('configs/lenet5_control_fashion_mnist.py')['default_hooks']['checkpoint']['interval'] == 2
+    market = config('configs/transreid_ssl_vit_s_market1501.py')['default_hooks']
+    assert (market['checkpoint']['interval'], market['logger']['interval']) == (120, 20)
+
+
 # the README's model zoo ----------------------------------------------------------------------------------
 
 def model_zoo(*args):

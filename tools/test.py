@@ -28,7 +28,7 @@ def main():
         check_checkpoint_file(args.checkpoint)
         check_data(cfg, 'test_dataloader')
         cfg.load_from = args.checkpoint
-        runner = build_runner(cfg, test=True)
+        runner = build_runner(cfg)
         if args.out is not None:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
         runner.test()

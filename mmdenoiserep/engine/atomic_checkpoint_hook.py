@@ -42,7 +42,8 @@ class AtomicCheckpointHook(CheckpointHook):
       in place (mmengine removes it before saving: a kill then left nothing to resume from).
 
     Local ``out_dir`` only; with ``backend_args`` or a remote ``out_dir`` it behaves as mmengine's hook
-    apart from the order of removal. tools/train.py puts it in place of the config's CheckpointHook.
+    apart from the order of removal. Every config of this project declares it (``default_hooks.checkpoint``,
+    configs/_base_/denoiserep_runtime.py: the stock hook's arguments, this type).
     """
 
     def __init__(self, *args, out_dir=None, file_client_args=None, backend_args=None, **kwargs):

@@ -4,6 +4,7 @@ mmengine loads checkpoints non-strictly and only warns about unexpected or missi
 would run silently with the wrong weights.
 """
 from mmengine.hooks import Hook
+from mmengine.runner import BaseLoop
 
 from ..core import denoising_layers
 from ..registry import HOOKS
@@ -21,9 +22,8 @@ class UnfusedCheckpointCheckHook(Hook):
     """Stop with `mmdenoiserep.utils.InputError` when a checkpoint with ``*.denoiser.*`` tensors is loaded
     (``load_from``, ``--resume``, tools/test.py) into a model without denoising layers.
 
-    The baseline model would run the unfused weights W instead of the fused W'. tools/train.py and
-    tools/test.py register this hook; in other runners add ``dict(type='mmdenoiserep.UnfusedCheckpointCheckHook')``
-    to ``custom_hooks``.
+    The baseline model would run the unfused weights W instead of the fused W'. Every config of this project
+    declares it (``default_hooks.unfused_checkpoint_check``, configs/_base_/denoiserep_runtime.py).
     """
 
     priority = 'VERY_HIGH'
@@ -39,13 +39,17 @@ class FusedCheckpointCheckHook(Hook):
     baseline's) is loaded into a model with denoising layers for testing.
 
     The denoisers would keep their initial weights (a missing-keys warning the only trace), and the fused
-    weights W' would be fused a second time. tools/test.py registers it; training does not (a DenoiseRep run
-    starts from the baseline's checkpoint, whose missing denoiser keys are expected).
+    weights W' would be fused a second time. Every config of this project declares it
+    (``default_hooks.fused_checkpoint_check``); it passes checkpoints loaded for training (the runner's train
+    loop is built: a DenoiseRep run starts from the baseline's checkpoint, whose missing denoiser keys are
+    expected), and checks those of ``runner.test()`` and ``runner.val()``.
     """
 
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if isinstance(getattr(runner, '_train_loop', None), BaseLoop):  # Runner.train builds it before loading
+            return
         layers = denoising_layers(runner.model)
         if layers and not any('.denoiser.' in key for key in checkpoint_state_dict(checkpoint)):
             raise InputError(f'{_source(runner)} holds no denoiser weights (a fused or baseline checkpoint) and '

@@ -27,7 +27,7 @@ class ReseedHook(Hook):
     workers are seeded when they start). mmengine saves no random state in checkpoints; without this hook
     a resumed run continues from a freshly seeded generator. The run seed is mmengine's (``randomness.seed``,
     or the one it drew and stored in the checkpoint); ``randomness.diff_rank_seed`` adds the rank.
-    tools/train.py registers it.
+    Every config of this project declares it (``default_hooks.reseed``, configs/_base_/denoiserep_runtime.py).
     """
 
     priority = 'VERY_HIGH'  # before any hook that may draw

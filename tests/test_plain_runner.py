@@ -1,0 +1,89 @@
+"""A DenoiseRep config runs under mmengine's plain ``Runner.from_cfg(cfg).train()``, the way the stock toolboxes'
+tools and ``mim train`` run it: in a fresh process that never imports mmdenoiserep itself (the config's
+``custom_imports`` does), it trains through both phases with the hooks the config declares
+(configs/_base_/denoiserep_runtime.py): atomic checkpoints, reseeding, the checkpoint checks. Killed with
+SIGKILL after its first epoch and resumed with mmengine's own ``resume=True``, it ends with the weights of
+the run that was not interrupted.
+
+The config is the tiny LeNet-5 DenoiseRep config (--tiny's rules, applied here and dumped to a file).
+"""
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+
+from config_helpers import ROOT, load
+
+from mmdenoiserep.utils import load_checkpoint_file
+
+CONFIG = 'configs/lenet5_denoiserep_fashion_mnist.py'
+
+#: The child: mmengine only. argv: config file, work dir, mode ('run', 'kill' after epoch 1, 'resume').
+CHILD = textwrap.dedent('''
+    import json, os, signal, sys
+    from mmengine.config import Config
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    path, work_dir, mode = sys.argv[1:]
+    ours = lambda: sorted(m for m in sys.modules if m.split('.')[0] == 'mmdenoiserep')
+    imported_before = ours()
+    cfg = Config.fromfile(path)
+    cfg.work_dir, cfg.resume = work_dir, mode == 'resume'
+    runner = Runner.from_cfg(cfg)
+    phases = []
+
+    class Record(Hook):
+        priority = 'LOWEST'  # after the checkpoint hook (VERY_LOW)
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            phases.append((runner.iter, runner.message_hub.get_info('denoiserep_phase')))
+
+        def after_train_epoch(self, runner):
+            if mode == 'kill':
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    runner.register_hook(Record())
+    runner.train()
+    print(json.dumps(dict(imported_before=imported_before, imported='mmdenoiserep' in ours(), phases=phases,
+                          hooks=[type(hook).__name__ for hook in runner.hooks])))
+''')
+
+
+def child(path, work_dir, mode):
+    return subprocess.run([sys.executable, '-c', CHILD, str(path), str(work_dir), mode], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def weights(work_dir, name='epoch_2.pth'):
+    return load_checkpoint_file(str(work_dir / name))['state_dict']
+
+
+def test_plain_runner_trains_both_phases_atomically_and_resumes_exactly(tmp_path):
+    cfg = load(CONFIG, 'randomness.seed=0', 'randomness.deterministic=True', work_dir=tmp_path / 'unused')
+    path = tmp_path / 'tiny_lenet5_denoiserep.py'
+    cfg.dump(str(path))
+
+    whole = child(path, tmp_path / 'whole', 'run')
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    result = json.loads(whole.stdout.strip().splitlines()[-1])
+    assert result['imported_before'] == [] and result['imported']  # custom_imports did it
+    assert {'AtomicCheckpointHook', 'ReseedHook', 'UnfusedCheckpointCheckHook',
+            'FusedCheckpointCheckHook'} <= set(result['hooks'])
+    assert 'CheckpointHook' not in result['hooks']
+    phases = [phase for _, phase in result['phases']]
+    assert phases[0] == 'denoise' and phases[-1] == 'finetune' and set(phases) == {'denoise', 'finetune'}
+    assert (tmp_path / 'whole' / 'last_checkpoint').read_text().strip().endswith('epoch_2.pth')
+    assert not list((tmp_path / 'whole').glob('.*.tmp*'))  # no leftovers of the atomic writes
+
+    killed = child(path, tmp_path / 'resumed', 'kill')
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / 'resumed').glob('*.pth')) == ['epoch_1.pth']
+    resumed = child(path, tmp_path / 'resumed', 'resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    rest = json.loads(resumed.stdout.strip().splitlines()[-1])['phases']
+    assert rest == [entry for entry in result['phases'] if entry[0] >= rest[0][0]] and rest[0][0] > 0
+    expected, actual = weights(tmp_path / 'whole'), weights(tmp_path / 'resumed')
+    assert expected.keys() == actual.keys() and any('.denoiser.' in key for key in expected)
+    assert all(expected[key].equal(actual[key]) for key in expected), [k for k in expected
+                                                                        if not expected[k].equal(actual[k])]
