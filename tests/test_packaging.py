@@ -109,7 +109,9 @@ def test_package_configs_inherit_from_any_folder_wheel_install(tmp_path):
                    capture_output=True, timeout=600)
     mim = site / 'mmdenoiserep' / '.mim'
     shipped = {p.name for p in (mim / 'configs' / 'denoiserep').iterdir()}
-    assert shipped == {osp.basename(p) for p in glob.glob(str(ROOT / 'configs' / '*')) if osp.isfile(p)}
+    assert shipped == {osp.basename(p) for p in glob.glob(str(ROOT / 'configs' / '*'))
+                       if osp.isfile(p) or osp.basename(p) == '_base_'}
+    assert (mim / 'configs' / 'denoiserep' / '_base_' / 'denoiserep_runtime.py').is_file()
     assert (mim / 'model-index.yml').is_file() and (mim / 'configs' / 'metafile.yml').is_file()
     assert (mim / 'tools' / 'train.py').is_file()
     assert not any(p.is_symlink() for p in mim.rglob('*'))
