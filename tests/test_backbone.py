@@ -106,11 +106,13 @@ def test_resnet_selection_covers_stem_and_downsample():
     assert max(denoising_layers(model), key=lambda item: item[1].step)[0] == 'conv1'
 
 
-def test_deploy_builds_the_plain_backbone_and_strip_unwraps():
+def test_strip_gives_the_deploy_form_and_deploy_is_refused():
     inner = dict(type='ResNet', depth=18)
-    wrapped = dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner, deploy=True)
-    assert not denoising_layers(build('mmpretrain', wrapped))
-    model_cfg = dict(type='ImageClassifier', backbone=dict(wrapped, deploy=False), neck=None)
+    wrapped = dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=inner)
+    with pytest.raises(TypeError, match='^DenoiseRepBackbone takes no deploy argument: the deploy form is the '
+                                        r'baseline config \(the model of strip_denoiserep\(cfg.model\)\)'):
+        build('mmpretrain', dict(wrapped, deploy=True))
+    model_cfg = dict(type='ImageClassifier', backbone=wrapped, neck=None)
     assert strip_denoiserep(model_cfg) == dict(type='ImageClassifier', backbone=inner, neck=None)
     listed = dict(type='X', stages=[dict(wrapped, type='DenoiseRepBackbone'), dict(norm=None)])  # unscoped
     assert strip_denoiserep(listed) == dict(type='X', stages=[inner, dict(norm=None)])

@@ -1,7 +1,9 @@
-"""Testing fused checkpoints: the deploy config works, an unfused checkpoint in a plain model is refused.
+"""Testing fused checkpoints: the deploy config (the baseline config) works, an unfused checkpoint in a plain
+model is refused.
 
-Issue 10 items 9 (the deploy config inherits DenoiseRepHook and must still test a fused checkpoint with
-tools/test.py) and 12 (tools/test.py with the baseline config and an unfused checkpoint stops in one line).
+Issue 10 items 9 (a fused checkpoint is tested with tools/test.py) and 12 (tools/test.py with the baseline
+config and an unfused checkpoint stops in one line); issue 22 item 8: the deploy form is one path, the
+baseline config, whose model is ``strip_denoiserep`` of the DenoiseRep config's (``deploy=True`` is gone).
 """
 import copy
 import pickle
@@ -16,13 +18,14 @@ from mmengine.registry import MODELS, init_default_scope
 from runner_helpers import RESNET18
 
 from mmdenoiserep import denoiser_parameters, fuse_denoisers
+from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.utils import InputError, check_not_unfused
 
 ROOT = Path(__file__).resolve().parents[1]
 SWIN = 'configs/mask_rcnn_swinv2_t_denoiserep_coco.py'
-SWIN_DEPLOY = 'configs/mask_rcnn_swinv2_t_denoiserep_coco_deploy.py'
+SWIN_DEPLOY = 'configs/mask_rcnn_swinv2_t_coco.py'  # the baseline config is the deploy config
 CLASSIFIER = 'configs/resnet50_denoiserep_in1k.py'
-CLASSIFIER_BASELINE = ("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
+CLASSIFIER_BASELINE = (f"_base_ = '{ROOT}/configs/resnet50_in1k.py'\n"  # with the runtime hooks: the checks
                        "model = dict(backbone=dict(depth=18), head=dict(in_channels=512))\n")
 
 
@@ -71,9 +74,15 @@ def test_test_py_refuses_an_unfused_checkpoint_with_the_baseline_config(tmp_path
     assert result.returncode != 0 and 'Traceback' not in result.stderr, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if 'test.py: error:' in line]
     assert len(errors) == 1, result.stderr[-3000:]
-    assert 'unfused DenoiseRep checkpoint (20 denoiser tensors)' in errors[0]  # 20 bias-free layers
+    assert 'unfused DenoiseRep checkpoint (40 denoiser tensors)' in errors[0]  # 20 bias-free layers: A, schedule
     assert 'tools/fuse_ckpt.py' in errors[0]
     assert not out.exists()
+
+
+def test_the_deploy_model_is_the_baseline_configs():
+    """One deploy path: ``strip_denoiserep`` of the DenoiseRep config's model is the baseline config's model, which
+    tools/fuse_ckpt.py checks its output in and tools/test.py tests a fused checkpoint with."""
+    assert strip_denoiserep(load(SWIN).model) == load(SWIN_DEPLOY).model
 
 
 @pytest.mark.parametrize('checkpoint, refused', [

@@ -138,7 +138,7 @@ def test_experiment_trains_fuses_and_loads_into_its_baseline(model, tmp_path):
     checkpoint = (work / 'last_checkpoint').read_text().strip()
 
     fused = tmp_path / 'fused.pth'
-    log = run('tools/fuse_ckpt.py', denoiserep, checkpoint, fused, '--tiny', '--baseline-config', baseline)
+    log = run('tools/fuse_ckpt.py', denoiserep, checkpoint, fused, '--tiny')  # checked in the stripped config
     n_unfused, n_fused = map(int, re.search(r'parameters: (\d+) unfused -> (\d+) fused', log).groups())
 
     unfused_model = build_model(denoiserep, options, checkpoint)

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import MODELS, init_default_scope
 
-from mmdenoiserep import denoiser_parameters, fuse_denoisers, runner
+from mmdenoiserep import apis, denoiser_parameters, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.utils import InputError
 from tool_helpers import ROOT, load_tool, run_tool
@@ -64,8 +64,9 @@ def test_fuse_writes_a_plain_checkpoint_that_reproduces_the_model(trained, tmp_p
     assert meta['epoch'] == 2 and meta['dataset_meta'] == dict(classes=('a', 'b'))
     assert meta['denoiserep_weights'] == "the checkpoint's weights"
     fused_meta = meta['denoiserep_fused']
-    assert set(fused_meta) == {'source', 'max_abs_diff', 'layers_fused'}
+    assert set(fused_meta) == {'source', 'max_abs_diff', 'layers_fused', 'schedules'}
     assert fused_meta['source'] == os.path.abspath(path) and fused_meta['layers_fused'] == 20
+    assert fused_meta['schedules'] == [dict(num_steps=1000, beta_range=[1e-4, 2e-3])]  # the checkpoint's
     assert 0 <= fused_meta['max_abs_diff'] < 1e-5
     stock = build(deploy=True)
     n_unfused, n_fused = (sum(p.numel() for p in m.parameters()) for m in (model, stock))
@@ -84,14 +85,39 @@ def test_fuse_writes_a_plain_checkpoint_that_reproduces_the_model(trained, tmp_p
     assert not list(tmp_path.glob('.*.tmp'))
 
 
-def test_baseline_config_option(trained, tmp_path):
+@pytest.mark.parametrize('option, expected', [
+    ('model.backbone.beta_range=[1e-4,0.02]', 'num_steps=1000, beta_range=(0.0001, 0.02), step=20'),
+    ('model.backbone.num_steps=500', 'num_steps=500, beta_range=(0.0001, 0.002), step=20'),
+])
+def test_a_config_whose_schedule_differs_from_the_checkpoints_is_refused(trained, tmp_path, option, expected):
+    """The checkpoint stores each layer's step and schedule: fusing it with another schedule would give other
+    weights, so it is refused in one line naming the first layer and both values, and writes nothing."""
     _, path = trained
-    base = tmp_path / 'baseline.py'
-    base.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
-                    "model = dict(backbone=dict(depth=18), head=dict(in_channels=512))\n")
-    result = fuse(CONFIG, path, tmp_path / 'out.pth', *SHAPE, '--baseline-config', base)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / 'out.pth').exists()
+    out = tmp_path / 'fused.pth'
+    result = run_tool('fuse_ckpt', CONFIG, path, out, *SHAPE, '--cfg-options', *OPTIONS, option)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.splitlines()) == 1, result.stderr[-2000:]
+    stored = 'num_steps=1000, beta_range=(0.0001, 0.002), step=20'  # backbone.conv1: the first of 20 layers
+    assert result.stderr == (f'fuse_ckpt.py: error: {path} does not match the model of {CONFIG}: backbone.conv1: '
+                             f"checkpoint schedule {stored} differs from the model's {expected}\n")
+    assert not out.exists() and not list(tmp_path.glob('.*.tmp'))
+
+
+def test_a_checkpoint_without_stored_schedules_fuses_with_the_configs(trained, tmp_path):
+    """A checkpoint written before layers stored their schedule: a note, then the config's schedule."""
+    model, _ = trained
+    old = tmp_path / 'old.pth'
+    torch.save({k: v for k, v in model.state_dict().items() if not k.endswith('._extra_state')}, old)
+    out = tmp_path / 'fused.pth'
+    result = fuse(CONFIG, old, out, *SHAPE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    note = f'note: {old} stores no layer schedules (written before checkpoints did): fusing with those of {CONFIG}'
+    assert note in result.stdout.splitlines()
+    expected = fuse_denoisers(copy.deepcopy(model)).state_dict()
+    fused = torch.load(out, weights_only=True)['state_dict']
+    assert fused.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(fused[key], value, rtol=1e-6, atol=1e-7)
 
 
 def corrupt(path, tmp_path):
@@ -144,13 +170,21 @@ def test_bad_checkpoints_fail_in_one_line_without_output(trained, tmp_path, make
     assert not out.exists() and not list(tmp_path.glob('**/.*.tmp'))
 
 
-def test_baseline_that_does_not_fit_fails_without_output(trained, tmp_path):
+def baseline_differs(monkeypatch, **backbone):
+    """fuse_ckpt's deploy model (``strip_denoiserep(cfg.model)``) with ``backbone`` changed: a baseline that is
+    not the DenoiseRep model's, which the check must catch."""
+    def stripped(model_cfg):
+        model_cfg = strip_denoiserep(model_cfg)
+        model_cfg['backbone'].update(backbone)
+        return model_cfg
+    monkeypatch.setattr(load_tool('fuse_ckpt'), 'strip_denoiserep', stripped)
+
+
+def test_baseline_that_does_not_fit_fails_without_output(trained, tmp_path, monkeypatch):
     _, path = trained
-    base = tmp_path / 'resnet34.py'
-    base.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
-                    "model = dict(backbone=dict(depth=34), head=dict(in_channels=512))\n")
+    baseline_differs(monkeypatch, depth=34)
     out = tmp_path / 'out.pth'
-    result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', base)
+    result = fuse(CONFIG, path, out, *SHAPE)
     assert result.returncode == 1 and result.stderr.startswith(
         'fuse_ckpt.py: error: the fused weights do not fit the baseline model: '), result.stderr[-2000:]
     assert len(result.stderr.splitlines()) == 1 and not out.exists()
@@ -208,41 +242,26 @@ def test_fused_file_gets_the_mode_of_a_normal_save(trained, tmp_path):
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o640  # 0o666 minus the umask, as open() gives
 
 
-def baseline_config(tmp_path, **backbone):
-    """A ResNet-18 baseline config with ``backbone`` changed: the state_dict keys and shapes stay the same."""
-    path = tmp_path / 'baseline.py'
-    path.write_text("_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'\n"
-                    f"model = dict(backbone=dict(depth=18, **{backbone!r}), head=dict(in_channels=512))\n")
-    return path
-
-
 @pytest.mark.parametrize('backbone, message', [
     (dict(norm_cfg=dict(type='BN', eps=1e-3)), 'fused outputs differ from the unfused model by'),
     (dict(out_indices=(2,)), 'the baseline model gives feature maps of shapes [(2, 256)], the unfused model '
                              '[(2, 512)]'),
 ])
 @pytest.mark.parametrize('existing', [False, True])
-def test_baseline_whose_keys_fit_but_outputs_differ_is_refused(trained, tmp_path, backbone, message, existing):
+def test_baseline_whose_keys_fit_but_outputs_differ_is_refused(trained, tmp_path, monkeypatch, backbone, message,
+                                                               existing):
     """Strict loading succeeds (same keys and shapes); the output check is what refuses it."""
     _, path = trained
+    baseline_differs(monkeypatch, **backbone)
     out = tmp_path / 'out' / 'fused.pth'
     if existing:
         out.parent.mkdir()
         out.write_bytes(b'previous')
-    result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', baseline_config(tmp_path, **backbone))
+    result = fuse(CONFIG, path, out, *SHAPE)
     errors = [line for line in result.stderr.splitlines() if 'fuse_ckpt.py: error:' in line]
     assert result.returncode == 1 and len(errors) == 1 and message in errors[0], result.stderr[-2000:]
     assert (out.read_bytes() == b'previous') if existing else not out.exists()
     assert not list(tmp_path.glob('**/.*.tmp'))
-
-
-def test_baseline_config_with_the_same_model_is_accepted(trained, tmp_path):
-    """The control of the test above: the same path with an unchanged backbone writes OUT."""
-    _, path = trained
-    out = tmp_path / 'fused.pth'
-    result = fuse(CONFIG, path, out, *SHAPE, '--baseline-config', baseline_config(tmp_path))
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert 'max |fused - unfused| over 1 feature maps' in result.stdout and out.exists()
 
 
 @pytest.mark.parametrize('existing', [False, True])
@@ -288,9 +307,9 @@ def test_without_shape_the_check_uses_the_wrappers_example_input_shape(trained, 
     _, path = trained
     tool = load_tool('fuse_ckpt')
     seen, scopes = [], []
-    features, init_default_scope = tool.features, runner.init_default_scope
+    features, init_default_scope = tool.features, apis.init_default_scope
     monkeypatch.setattr(tool, 'features', lambda model, inputs: seen.append(inputs) or features(model, inputs))
-    monkeypatch.setattr(runner, 'init_default_scope',  # runner.build_model: every tool builds models with it
+    monkeypatch.setattr(apis, 'init_default_scope',  # apis.build_model: every tool builds models with it
                         lambda scope: scopes.append(scope) or init_default_scope(scope))
     if example_shape is None:  # a config whose wrapper does not set it
         monkeypatch.setattr(tool, 'example_input_shape', lambda model_cfg: None)
@@ -308,14 +327,12 @@ def test_help_names_every_argument(monkeypatch):
     assert result.returncode == 0
     lines = [' '.join(line.split()) for line in result.stdout.splitlines()]
     text = ' '.join(result.stdout.split())
-    assert lines[0] == ('usage: fuse_ckpt.py [-h] [--baseline-config BASELINE_CONFIG] [--ema] [--shape N C H W] '
+    assert lines[0] == ('usage: fuse_ckpt.py [-h] [--ema] [--shape N C H W] '
                         '[--cfg-options CFG_OPTIONS [CFG_OPTIONS ...]] [--tiny] config checkpoint out')
     assert ('Fuse a trained DenoiseRep checkpoint into a plain one that the baseline model loads with '
             'strict=True.') in lines
     for line in ['config the DenoiseRep config the checkpoint was trained with',
                  'checkpoint the trained DenoiseRep checkpoint', 'out path of the fused checkpoint to write',
-                 '--baseline-config BASELINE_CONFIG config of the plain model (default: CONFIG unwrapped); '
-                 '--cfg-options do not apply',
                  "--ema fuse the EMA-averaged weights of a checkpoint saved with mmengine's EMAHook (default: its "
                  'raw weights)',
                  "--shape N C H W shape of the random input of the check (default: the DenoiseRepBackbone's "

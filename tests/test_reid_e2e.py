@@ -3,7 +3,7 @@
     python tools/train.py configs/transreid_ssl_vit_s_market1501.py --tiny              # baseline
     python tools/train.py configs/transreid_ssl_vit_s_denoiserep_market1501.py --tiny \
         --cfg-options load_from=<baseline checkpoint>                                   # DenoiseRep
-    python tools/fuse_ckpt.py <denoiserep config> <checkpoint> fused.pth --tiny --baseline-config <baseline>
+    python tools/fuse_ckpt.py <denoiserep config> <checkpoint> fused.pth --tiny
     python tools/test.py configs/transreid_ssl_vit_s_market1501.py fused.pth --tiny     # mAP / CMC
 
 Checked: both DenoiseRep phases run from the baseline's weights; the fused checkpoint loads into the baseline
@@ -66,8 +66,7 @@ def runs(tmp_path_factory):
                              '--cfg-options', f'load_from={baseline_ckpt}')
     checkpoint = last_checkpoint(work / 'denoiserep')
     fused = work / 'fused.pth'
-    logs['fuse'] = run(python, 'tools/fuse_ckpt.py', DENOISEREP, checkpoint, fused, '--tiny',
-                       '--baseline-config', BASELINE)
+    logs['fuse'] = run(python, 'tools/fuse_ckpt.py', DENOISEREP, checkpoint, fused, '--tiny')
     logs['test_fused'] = run(python, 'tools/test.py', BASELINE, fused, '--tiny', '--work-dir', work / 'test_fused')
     logs['test_unfused'] = run(python, 'tools/test.py', DENOISEREP, checkpoint, '--tiny',
                                '--work-dir', work / 'test_unfused')

@@ -1,15 +1,18 @@
 """Fuse a trained DenoiseRep checkpoint into a plain one that the baseline model loads with strict=True.
 
-    python tools/fuse_ckpt.py CONFIG CHECKPOINT OUT [--baseline-config BASE]
+    python tools/fuse_ckpt.py CONFIG CHECKPOINT OUT
 
 Builds the DenoiseRep model of CONFIG, loads CHECKPOINT, fuses every denoiser into its layer, checks on a
 random input that the fused baseline model's features (``extract_feat``, else the backbone) equal the
 unfused model's eval features, and writes OUT atomically with ``meta`` and the fused ``state_dict`` only
 (no optimizer or training state). Checkpoints of DDP runs (``module.`` keys) and of mmengine's EMAHook
 (raw weights, or the averaged ones with --ema) are taken as they come; one with a NaN or Inf is refused.
-The baseline model is CONFIG without the DenoiseRepBackbone wrapper,
-or BASE; OUT holds exactly the keys of its state_dict (strict loading; see `load_state_dict_exact`).
-Any failure prints one line and exits non-zero, and leaves no OUT.
+Each layer fuses with the step and schedule stored in CHECKPOINT (``*.denoiser._extra_state``): a CONFIG
+whose ``num_steps``, ``beta_range`` or layer steps differ is refused, naming the layer and both values. A
+checkpoint written before schedules were stored fuses with CONFIG's (a printed note says so).
+The baseline model is the deploy form that ``strip_denoiserep`` gives: CONFIG without the DenoiseRepBackbone
+wrapper, the model of the experiment's baseline config. OUT holds exactly the keys of its state_dict (strict
+loading; see `load_state_dict_exact`). Any failure prints one line and exits non-zero, and leaves no OUT.
 """
 import argparse
 import os.path as osp
@@ -23,6 +26,7 @@ from mmdenoiserep.cli import add_config_args, load_config
 from mmdenoiserep.models import is_denoiserep_backbone, strip_denoiserep
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, save_atomically
 
+SCHEDULE_KEY = '.denoiser._extra_state'  # each layer's stored step and schedule (mmdenoiserep.core.layers)
 RTOL = 1e-4  # max |fused - unfused| allowed, relative to max |unfused| (float32 rounding is ~1e-6)
 
 
@@ -31,8 +35,6 @@ def parse_args():
     parser.add_argument('config', help='the DenoiseRep config the checkpoint was trained with')
     parser.add_argument('checkpoint', help='the trained DenoiseRep checkpoint')
     parser.add_argument('out', help='path of the fused checkpoint to write')
-    parser.add_argument('--baseline-config',
-                        help='config of the plain model (default: CONFIG unwrapped); --cfg-options do not apply')
     parser.add_argument('--ema', action='store_true',
                         help="fuse the EMA-averaged weights of a checkpoint saved with mmengine's EMAHook "
                         '(default: its raw weights)')
@@ -77,6 +79,12 @@ def compare_features(actual: list, expected: list) -> float:
     return max_diff
 
 
+def layer_schedules(model: torch.nn.Module) -> list:
+    """The distinct schedules (num_steps, beta_range) of the model's denoising layers, as plain dicts."""
+    found = {(layer.schedule.num_steps, tuple(layer.schedule.beta_range)) for _, layer in denoising_layers(model)}
+    return [dict(num_steps=num_steps, beta_range=list(beta_range)) for num_steps, beta_range in sorted(found)]
+
+
 def example_input_shape(model_cfg):
     """The ``example_input_shape`` of the first DenoiseRepBackbone in a model config (None if it has none)."""
     if isinstance(model_cfg, dict):
@@ -103,25 +111,28 @@ def fuse_checkpoint(args) -> None:
     model = build_model(cfg)
     if not denoising_layers(model):
         raise InputError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
+    schedule_keys = [key for key in model.state_dict() if key.endswith(SCHEDULE_KEY)]
+    if not any(key.endswith(SCHEDULE_KEY) for key in state_dict):
+        print(f'note: {args.checkpoint} stores no layer schedules (written before checkpoints did): fusing with '
+              f'those of {args.config}')
+        state_dict.update({key: value for key, value in model.state_dict().items() if key in schedule_keys})
     load_strict(model, state_dict, f'{args.checkpoint} does not match the model of {args.config}')
     n_unfused = sum(p.numel() for p in model.parameters())
 
     shape = args.shape or example_input_shape(cfg.model) or (1, 3, 224, 224)
     inputs = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     expected = features(model, inputs)
+    schedules = layer_schedules(model)
     fuse_denoisers(model)
 
-    if args.baseline_config:
-        base_args = argparse.Namespace(**{**vars(args), 'config': args.baseline_config, 'cfg_options': None})
-        baseline = build_model(load_config(base_args))
-    else:
-        baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
+    baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     fused_state = model.state_dict()
     load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
     max_diff = compare_features(features(baseline, inputs), expected)
 
     meta['denoiserep_fused'] = dict(source=osp.abspath(args.checkpoint), max_abs_diff=max_diff,
-                                    layers_fused=sum(k.endswith('.denoiser.weight') for k in state_dict))
+                                    layers_fused=sum(k.endswith('.denoiser.weight') for k in state_dict),
+                                    schedules=schedules)
     try:
         save_atomically(dict(meta=meta, state_dict=fused_state), args.out)
     except OSError as error:

@@ -10,8 +10,12 @@ default scope's registry and converts it in place with `add_denoisers` (the weig
 so the built module is the stock backbone class with the stock state_dict keys plus ``*.denoiser.*``.
 A baseline checkpoint (``load_from``) or the backbone's own pretrained ``init_cfg``, applied later by the
 runner, writes into the same Parameters; `tools/fuse_ckpt.py` turns a trained checkpoint back into one
-that the plain backbone loads with strict=True. ``deploy=True`` builds the plain backbone (deploy configs
-are a two-line override).
+that the plain backbone loads with strict=True.
+
+Deploy form (one path, as mmpretrain's RepVGG: the deployed module is the stock one): the model of
+`strip_denoiserep` (the config with every wrapper replaced by its inner backbone), which is the experiment's
+baseline config's model. A fused checkpoint is tested with the baseline config; `tools/fuse_ckpt.py` checks
+its output in ``strip_denoiserep(cfg.model)``.
 
 Layer selection, ``preset`` (every DenoiseRep config names its own):
 - ``'all'`` (the default, this project's choice): every layer of ``LAYER_TYPES`` (exact type) whose weight
@@ -80,7 +84,6 @@ def build_denoiserep_backbone(backbone: dict,
                               beta_range: Tuple[float, float] = (1e-4, 2e-3),
                               noise_loss: str = 'l1+l2',
                               example_input_shape: Sequence[int] = (1, 3, 224, 224),
-                              deploy: bool = False,
                               **backbone_kwargs) -> nn.Module:
     """Build ``backbone`` and add denoisers to it (see `mmdenoiserep.add_denoisers`).
 
@@ -96,7 +99,6 @@ def build_denoiserep_backbone(backbone: dict,
         noise_loss (str): 'l1+l2', 'l1' or 'l2'. Defaults to 'l1+l2'.
         example_input_shape (Sequence[int]): (N, C, H, W) of the zero input whose forward (eval mode,
             no grad) fixes the execution order of the steps. Defaults to (1, 3, 224, 224).
-        deploy (bool): build the plain backbone (for fused checkpoints). Defaults to False.
         **backbone_kwargs: merged into ``backbone``: what a model puts into its backbone dict (e.g. the
             ``pretrained`` of mmseg's EncoderDecoder) reaches the inner backbone.
     """
@@ -104,9 +106,10 @@ def build_denoiserep_backbone(backbone: dict,
         raise TypeError(f'DenoiseRepBackbone needs backbone=dict(type=...), got {backbone!r}')
     if preset not in LAYER_PRESETS:
         raise ValueError(f'DenoiseRepBackbone: preset must be one of {LAYER_PRESETS}, got {preset!r}')
+    if 'deploy' in backbone_kwargs:
+        raise TypeError('DenoiseRepBackbone takes no deploy argument: the deploy form is the baseline config '
+                        "(the model of strip_denoiserep(cfg.model)); test a fused checkpoint with it")
     model = MODELS.build({**backbone, **backbone_kwargs})
-    if deploy:
-        return model
     family = type(model).__name__
     if preset == 'authors':
         if family not in AUTHORS_SELECTION:
@@ -143,7 +146,8 @@ def is_denoiserep_backbone(cfg: dict) -> bool:
 
 
 def strip_denoiserep(cfg):
-    """A copy of a (model) config with every DenoiseRepBackbone dict replaced by its inner backbone."""
+    """The deploy form of a (model) config: a copy with every DenoiseRepBackbone dict replaced by its inner
+    backbone, the baseline's model, which loads a fused checkpoint (`tools/fuse_ckpt.py`) with strict=True."""
     if isinstance(cfg, dict):
         if is_denoiserep_backbone(cfg):
             return strip_denoiserep(cfg['backbone'])

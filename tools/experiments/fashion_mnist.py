@@ -5,7 +5,7 @@ For each seed s, with the user's tools (subprocesses):
     tools/train.py configs/lenet5_fashion_mnist.py                  baseline, seed s
     tools/train.py configs/lenet5_control_fashion_mnist.py          + 2 epochs at lr / 10 from it, seed s
     tools/train.py configs/lenet5_denoiserep_fashion_mnist.py       + 1 denoise + 1 finetune epoch, seed s
-    tools/fuse_ckpt.py ... --baseline-config configs/lenet5_fashion_mnist.py
+    tools/fuse_ckpt.py configs/lenet5_denoiserep_fashion_mnist.py CKPT OUT   into the stock LeNet-5
     tools/test.py configs/lenet5_fashion_mnist.py CKPT              each arm's checkpoint (DenoiseRep: fused)
 
 The control and the DenoiseRep run start from the same baseline checkpoint with the same seed, so they see
@@ -109,8 +109,7 @@ def run_seed(seed: int, work_dir: str, quick: bool) -> dict:
             f'load_from={checkpoints["baseline"]}')
         checkpoints[arm] = last_checkpoint(work[arm])
     fused = osp.join(work['denoiserep'], 'fused.pth')
-    run('tools/fuse_ckpt.py', CONFIGS['denoiserep'], checkpoints['denoiserep'], fused,
-        '--baseline-config', CONFIGS['baseline'], '--shape', '1', '1', '32', '32')
+    run('tools/fuse_ckpt.py', CONFIGS['denoiserep'], checkpoints['denoiserep'], fused, '--shape', '1', '1', '32', '32')
     checkpoints['denoiserep'] = fused
     test_options = QUICK if quick else []
     return {arm: test_accuracy(checkpoints[arm], osp.join(work[arm], 'test'), test_options) for arm in ARMS}
