@@ -15,6 +15,7 @@ from torch import nn
 
 from mmdenoiserep import add_denoisers, denoising_layers, fuse_denoisers
 from mmdenoiserep.core.layers import parse_schedule_state
+from mmdenoiserep.utils import InputError
 
 SCHEDULE = dict(num_steps=1000, beta_range=(1e-4, 2e-3))
 
@@ -100,6 +101,7 @@ def test_a_checkpoint_of_another_schedule_is_refused_naming_the_layer(tmp_path, 
         else:
             model.load_state_dict(checkpoint, strict=how == 'strict')
     assert str(raised.value) == f"stem: checkpoint schedule {stored} differs from the model's {own}"
+    assert isinstance(raised.value, InputError)  # a ValueError that the tools print as one line
     assert torch.equal(model.state_dict()['stem.weight'], before['stem.weight'])  # refused before any write
 
 

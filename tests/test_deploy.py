@@ -85,6 +85,22 @@ def test_the_deploy_model_is_the_baseline_configs():
     assert strip_denoiserep(load(SWIN).model) == load(SWIN_DEPLOY).model
 
 
+def test_test_py_refuses_a_checkpoint_of_another_schedule_in_one_line(tmp_path):
+    """A checkpoint stores each layer's step and schedule; a config of another beta_range would test other
+    fused weights: tools/test.py stops with one line naming the first layer and both values."""
+    checkpoint = tmp_path / 'epoch_2.pth'
+    torch.save({'meta': {}, 'state_dict': denoiserep_model(CLASSIFIER, *RESNET18).state_dict()}, checkpoint)
+    out = tmp_path / 'out.pkl'
+    result = run_tool('tools/test.py', CLASSIFIER, checkpoint, '--tiny', '--work-dir', tmp_path / 'work', '--out',
+                      out, '--cfg-options', *RESNET18, 'model.backbone.beta_range=[0.0001,0.02]')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if 'test.py: error:' in line]
+    assert errors == ['test.py: error: backbone.conv1: checkpoint schedule num_steps=1000, beta_range=(0.0001, '
+                      "0.002), step=20 differs from the model's num_steps=1000, beta_range=(0.0001, 0.02), "
+                      'step=20'], result.stderr[-3000:]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize('checkpoint, refused', [
     ({'state_dict': {'backbone.conv1.weight': torch.zeros(1), 'backbone.conv1.denoiser.weight': torch.zeros(1)}},
      True),

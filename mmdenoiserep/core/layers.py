@@ -34,10 +34,11 @@ off: ``with fused_weights_cached(model, enabled=False):`` (`convert.py`) for a b
 A checkpoint carries each layer's step and schedule: the predictor's state_dict entry
 ``<layer>.denoiser._extra_state`` (`schedule_state`: a float64 tensor of num_steps, beta_start, beta_end,
 the step t and the noise loss's code) is written with its weights, and loading it into a layer whose
-num_steps, beta_range or step differ raises ValueError naming the layer and both values (strict or not:
-mmengine's ``load_checkpoint`` included). A state_dict without it (a baseline checkpoint, ``load_from``)
-loads as before. The noise loss is recorded, not checked: it trains the predictor and fuses into nothing.
-It lives under ``denoiser.``, so a fused state_dict still has exactly the stock keys.
+num_steps, beta_range or step differ raises InputError (a ValueError; the tools print it as one line)
+naming the layer and both values, strict or not (mmengine's ``load_checkpoint`` included). A state_dict
+without it (a baseline checkpoint, ``load_from``) loads as before. The noise loss is recorded, not checked:
+it trains the predictor and fuses into nothing. The entry lives under ``denoiser.``, so a fused state_dict
+still has exactly the stock keys.
 
 The noise-prediction loss can be estimated on a random subset of positions (``positions`` < 1, a
 fraction of the N*H*W or N*L input positions, every channel of each): the mean over a uniformly drawn
@@ -52,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils.errors import InputError
 from .fusion import fuse_denoiser_weights
 from .schedule import StepCoefficients
 
@@ -97,15 +99,15 @@ def _schedule_text(schedule: dict) -> str:
 
 
 def check_schedule_state(state, schedule: StepCoefficients, name: str) -> None:
-    """ValueError (one line naming ``name`` and both values) unless ``state`` stores ``schedule``'s num_steps,
-    beta_range and step."""
+    """InputError, a ValueError that the tools print as one line, naming ``name`` and both values, unless
+    ``state`` stores ``schedule``'s num_steps, beta_range and step."""
     try:
         stored = parse_schedule_state(state)
     except ValueError as error:
-        raise ValueError(f'{name}: {error}') from None
+        raise InputError(f'{name}: {error}') from None
     own = dict(num_steps=schedule.num_steps, beta_range=tuple(schedule.beta_range), step=schedule.step)
     if any(stored[field] != own[field] for field in CHECKED_FIELDS):
-        raise ValueError(f"{name}: checkpoint schedule {_schedule_text(stored)} differs from the model's "
+        raise InputError(f"{name}: checkpoint schedule {_schedule_text(stored)} differs from the model's "
                          f'{_schedule_text(own)}')
 
 
