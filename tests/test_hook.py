@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from runner_helpers import RESNET18, LossRecord, Snapshots, changed, tiny_cfg
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
+from mmdenoiserep.core.phases import backbone_only_blocker, is_backbone_only, set_backbone_only
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import load_state_dict_exact
@@ -53,8 +54,9 @@ def test_validation_runs_the_fused_path(trained_classifier):
     model.eval()
     with torch.no_grad():
         unfused = [s.pred_score for s in model.val_step(batch)]
-    stock = build_runner(tiny_cfg('configs/resnet50_denoiserep_in1k.py', runner.work_dir, *RESNET18,
-                                  'model.backbone.deploy=True')).model
+    deploy = tiny_cfg('configs/resnet50_denoiserep_in1k.py', runner.work_dir, *RESNET18)
+    deploy.model = strip_denoiserep(deploy.model)
+    stock = build_runner(deploy).model
     fused = fuse_denoisers(copy.deepcopy(model))
     load_state_dict_exact(stock, fused.state_dict())
     stock.eval()
@@ -124,13 +126,14 @@ def test_phase_schedule_and_arguments():
 def test_no_cache_or_backbone_only_override_left_after_the_run(trained_classifier):
     runner, _, _ = trained_classifier
     model = runner.model
-    assert 'loss' not in model.__dict__  # the denoise phase's backbone-only loss is gone
+    assert not is_backbone_only(model) and 'loss' not in vars(model)  # the denoise phase's backbone-only loss
     layers = denoising_layers(model)
     # the validation scope restored the default (reuse W' in eval); W' kept now comes from a later eval forward
     assert layers and all(layer.reuse_fused_weights for _, layer in layers)
 
 
-# Unit tests of DenoiseRepHook's methods with stand-in runners: each message, argument and branch exactly.
+# Unit tests of DenoiseRepHook and NonFiniteCheckHook with stand-in runners: each message, argument and
+# branch exactly.
 
 @pytest.fixture
 def logged(monkeypatch):
@@ -161,26 +164,66 @@ def train_loop(kind: str, length: int):
     return loop
 
 
-def stand_in_runner(model=None, loop=None, epoch=0, iteration=0):
+class LossModel(torch.nn.Module):
+    """An mmengine-style model: ``forward(inputs, data_samples=None, mode='tensor')``, its two denoising
+    Linear layers in ``backbone``; ``loss`` returns ``terms(features)`` (``views=2``: the backbone runs on
+    the inputs, then on zeros)."""
+
+    def __init__(self, terms=lambda feats: {'loss': feats.sum()}, views=1):
+        super().__init__()
+        self.backbone, self.terms, self.views = two_layer_model(), terms, views
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.loss(inputs, data_samples) if mode == 'loss' else self.backbone(inputs)
+
+    def loss(self, inputs, data_samples=None):
+        feats = self.backbone(inputs)
+        if self.views == 2:
+            self.backbone(torch.zeros_like(inputs))
+        return self.terms(feats)
+
+
+def stand_in_runner(model=None, loop=None, epoch=0, iteration=0, hooks=()):
     from types import SimpleNamespace
     scalars, infos = [], []
     return SimpleNamespace(
         model=two_layer_model() if model is None else model, train_loop=loop, epoch=epoch, iter=iteration,
         visualizer=SimpleNamespace(add_scalars=lambda values, step: scalars.append((values, step))),
         message_hub=SimpleNamespace(update_info=lambda key, value: infos.append((key, value))),
-        scalars=scalars, infos=infos)
+        scalars=scalars, infos=infos, hooks=list(hooks))
+
+
+def started(runner):
+    """``runner`` after its hooks' before_run and before_train_iter (the model in the hooks' phase)."""
+    for stage in ('before_run', 'before_train_iter'):
+        for hook in runner.hooks:
+            getattr(hook, stage)(runner, *([0] if stage == 'before_train_iter' else []))
+    return runner
 
 
 def test_hook_defaults_are_the_documented_ones():
     from mmdenoiserep.engine import DenoiseRepHook
     hook = DenoiseRepHook()
     assert (hook.loss_weight, hook.phases, hook.interval, hook.by_epoch, hook.log_interval, hook.loss_positions,
-            hook.backbone_only, hook.check_finite, hook.offset) == (0.1, ('denoise', 'finetune'), 1, None, 50, 1.0,
-                                                                    True, True, 0)
+            hook.backbone_only, hook.offset, hook.phase, hook.layer_losses) == (
+                0.1, ('denoise', 'finetune'), 1, None, 50, 1.0, True, 0, None, {})
     assert DenoiseRepHook.priority == 'NORMAL'
-    hook = DenoiseRepHook(loss_weight=1, phases='joint', loss_positions=1, backbone_only=0, check_finite=1)
-    assert (hook.phases, hook.loss_positions, hook.backbone_only, hook.check_finite) == (('joint',), 1.0, False, True)
+    hook = DenoiseRepHook(loss_weight=1, phases='joint', loss_positions=1, backbone_only=0)
+    assert (hook.phases, hook.loss_positions, hook.backbone_only) == (('joint',), 1.0, False)
     assert type(hook.loss_weight) is float and type(hook.loss_positions) is float
+    with pytest.raises(TypeError):
+        DenoiseRepHook(check_finite=True)  # NonFiniteCheckHook's job now
+
+
+def test_non_finite_check_hook_defaults_and_registration():
+    from mmengine.registry import HOOKS
+
+    from mmdenoiserep.engine import NonFiniteCheckHook
+    assert NonFiniteCheckHook().every_iteration is True and NonFiniteCheckHook.priority == 'NORMAL'
+    assert type(HOOKS.build(dict(type='mmdenoiserep.NonFiniteCheckHook'))) is NonFiniteCheckHook
+    assert HOOKS.build(dict(type='mmdenoiserep.NonFiniteCheckHook', every_iteration=False)).every_iteration is False
+    with pytest.raises(TypeError, match=r"^every_iteration must be a bool, got 1$"):
+        NonFiniteCheckHook(every_iteration=1)
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -208,9 +251,15 @@ def test_hook_refuses_bad_arguments(kwargs, message):
     (None, 'epoch', True), (None, 'iteration', False), (True, 'epoch', True), (False, 'epoch', False),
     (False, 'iteration', False), (True, 'other', True), (False, 'other', False)])
 def test_hook_resolves_by_epoch_against_the_train_loop(by_epoch, kind, counts_epochs):
+    from types import SimpleNamespace
+
     from mmdenoiserep.engine import DenoiseRepHook
-    loop = object() if kind == 'other' else train_loop(kind, 4)
-    assert DenoiseRepHook(by_epoch=by_epoch)._counts_epochs(loop) is counts_epochs
+    loop = SimpleNamespace(max_epochs=4, max_iters=40) if kind == 'other' else train_loop(kind, 4)
+    hook = DenoiseRepHook(by_epoch=by_epoch)
+    hook.before_train(stand_in_runner(loop=loop))
+    # interval 1: epoch 1, iteration 0 is the second phase when the hook counts epochs, the first if not
+    assert hook.phase_at(1, 0) == ('finetune' if counts_epochs else 'denoise')
+    assert hook.phase_at(0, 1) == ('denoise' if counts_epochs else 'finetune')
 
 
 @pytest.mark.parametrize('by_epoch, loop, message', [
@@ -222,7 +271,8 @@ def test_hook_refuses_a_loop_it_cannot_count(by_epoch, loop, message):
     from mmdenoiserep.engine import DenoiseRepHook
     from mmdenoiserep.utils import InputError
     with pytest.raises(InputError) as raised:
-        DenoiseRepHook(by_epoch=by_epoch)._counts_epochs(train_loop(loop, 4) if isinstance(loop, str) else loop)
+        DenoiseRepHook(by_epoch=by_epoch).before_train(
+            stand_in_runner(loop=train_loop(loop, 4) if isinstance(loop, str) else loop))
     assert str(raised.value) == message
 
 
@@ -284,53 +334,107 @@ def test_before_train_accepts_a_model_wrapper_without_find_unused_parameters(mon
     DenoiseRepHook().before_train(stand_in_runner(wrapper, train_loop('epoch', 2)))
 
 
-def test_non_finite_check_names_the_first_input_then_loss_then_task_loss_term():
-    from mmdenoiserep.engine import DenoiseRepHook
+def nan_at(parameter, index=0):
+    with torch.no_grad():
+        parameter.view(-1)[index] = float('nan')
+
+
+def inf_at(parameter, index=0):
+    with torch.no_grad():
+        parameter.view(-1)[index] = float('inf')
+
+
+FINITE, NAN = torch.tensor(1.0), torch.tensor(float('nan'))
+TASK = {'loss_cls': FINITE, 'acc': [FINITE, torch.tensor([1.0, float('inf')])], 'note': 'text', 'empty': []}
+
+
+@pytest.mark.parametrize('poison, terms, views, named', [
+    (lambda m: nan_at(m.backbone[0].weight), None, 1, 'input of denoising layer backbone.1'),  # its loss too
+    (lambda m: inf_at(m.backbone[1].denoiser.weight), None, 1, 'noise-prediction loss of denoising layer backbone.1'),
+    (None, lambda feats: dict(TASK), 1, "loss term 'acc'"),
+    (None, lambda feats: {'loss_cls': NAN, 'acc': [FINITE]}, 1, "loss term 'loss_cls'"),
+    ('nan inputs', None, 2, 'input of denoising layer backbone.0'),  # a second, finite call does not hide it
+])
+def test_non_finite_check_names_the_first_input_then_loss_then_task_loss_term(poison, terms, views, named):
+    from mmdenoiserep.engine import DenoiseRepHook, NonFiniteCheckHook
     from mmdenoiserep.utils import NonFiniteError
-    hook = DenoiseRepHook()
-    hook._where = 'iteration 3 (epoch 1, phase joint)'
-    finite, nan = torch.tensor(1.0), torch.tensor(float('nan'))
-    task = {'loss_cls': finite, 'acc': [finite, torch.tensor([1.0, float('inf')])], 'note': 'text', 'empty': []}
-    for inputs, layer_losses, task_losses, named in [
-            ({'a': torch.tensor(True), 'b': torch.tensor(False)}, {'a': nan}, task, 'input of denoising layer b'),
-            ({'a': torch.tensor(True)}, {'a': finite, 'b': nan}, task, 'noise-prediction loss of denoising layer b'),
-            ({}, {'a': finite}, task, "loss term 'acc'"),
-            ({}, {'a': finite}, {'loss_cls': nan, 'acc': [finite]}, "loss term 'loss_cls'")]:
-        hook._input_finite = inputs
-        with pytest.raises(NonFiniteError) as raised:
-            hook._raise_if_not_finite(layer_losses, task_losses)
-        assert str(raised.value) == (f'DenoiseRepHook: non-finite {named} at iteration 3 (epoch 1, phase joint); '
-                                     'training stopped before the optimizer step (lower the learning rate, or '
-                                     'check the data)')
-    hook._input_finite = {'a': torch.tensor(True)}
-    hook._raise_if_not_finite({'a': finite}, {'loss': finite, 'parts': [finite, finite], 'note': 'text'})
-    hook._input_finite = {}
-    hook._raise_if_not_finite({}, {})
+    model = LossModel(views=views, **({} if terms is None else dict(terms=terms)))
+    inputs = torch.ones(3, 2)
+    if poison == 'nan inputs':
+        inputs[0, 0] = float('nan')
+    elif poison is not None:
+        poison(model)
+    started(stand_in_runner(model, iteration=2, hooks=[DenoiseRepHook(phases=('joint',)), NonFiniteCheckHook()]))
+    with pytest.raises(NonFiniteError) as raised:
+        model(inputs, mode='loss')
+    assert str(raised.value) == (f'NonFiniteCheckHook: non-finite {named} at iteration 3 (epoch 1, phase joint); '
+                                 'training stopped before the optimizer step (lower the learning rate, or '
+                                 'check the data)')
+    model.eval()(inputs, mode='loss')  # not a training forward: not checked
+    model.train()(inputs, None, 'tensor')
 
 
-@pytest.mark.parametrize('iteration, logs', [(49, True), (48, False), (99, True)])
-def test_per_layer_losses_go_to_the_visualizer_and_one_line_to_the_log(iteration, logs, logged):
-    from mmdenoiserep.engine import DenoiseRepHook
+@pytest.mark.parametrize('with_denoiserep', [True, False])
+def test_non_finite_check_passes_finite_values_and_works_without_denoiserep_hook(with_denoiserep):
+    from mmdenoiserep.engine import DenoiseRepHook, NonFiniteCheckHook
+    from mmdenoiserep.utils import NonFiniteError
+    model = LossModel(terms=lambda feats: {'loss': feats.sum(), 'parts': [FINITE, FINITE], 'note': 'text'})
+    hooks = [DenoiseRepHook(phases=('joint',))] if with_denoiserep else []
+    started(stand_in_runner(model, epoch=1, iteration=6, hooks=hooks + [NonFiniteCheckHook()]))
+    assert set(model.train()(torch.ones(3, 2), mode='loss')) == {'loss', 'parts', 'note'} | (
+        {'loss_denoise'} if with_denoiserep else set())
+    model.terms = lambda feats: {'loss': feats.sum() * float('inf')}
+    with pytest.raises(NonFiniteError, match=r"^NonFiniteCheckHook: non-finite loss term 'loss' at iteration 7 "
+                                             rf"\(epoch 2{', phase joint' if with_denoiserep else ''}\); "):
+        model(torch.ones(3, 2), mode='loss')
+
+
+def test_non_finite_check_every_iteration_false_checks_only_checkpoints():
+    from mmdenoiserep.engine import NonFiniteCheckHook
+    from mmdenoiserep.utils import NonFiniteError
+    model = LossModel()
+    nan_at(model.backbone[0].weight)
+    hook = NonFiniteCheckHook(every_iteration=False)
+    started(stand_in_runner(model, hooks=[hook]))
+    model.train()(torch.ones(3, 2), mode='loss')  # not checked
+    with pytest.raises(NonFiniteError, match='holds non-finite values in the checkpoint'):
+        hook.before_save_checkpoint(None, {'state_dict': model.state_dict(), 'meta': {}})
+
+
+def test_per_layer_losses_and_ratios_go_to_the_visualizer_and_one_line_to_the_log(logged):
+    """Two training iterations (1-based 49 and 50) of one log window (log_interval 50): the visualizer gets the
+    last iteration's per-layer losses and each layer's loss / zero predictor's loss summed over the window."""
+    from mmdenoiserep.engine import DenoiseRepHook, LearnedFraction
+    model = LossModel()
+    with torch.no_grad():
+        for _, layer in denoising_layers(model):
+            layer.denoiser.weight.normal_(std=0.3)  # a predictor that is not the zero one
     hook = DenoiseRepHook(phases=('joint',))
-    hook.phase = 'joint'
-    runner = stand_in_runner(iteration=iteration)
-    hook._last_losses = {'0': torch.tensor(0.5), '1': torch.tensor(0.25)}
-    # two iterations of the window: layer 0 at 0.5 and 1.0 of zero predictor losses 2.0 and 4.0, layer 1 at par
-    hook._learning.add({'0': (torch.tensor(0.5), torch.tensor(2.0)), '1': (torch.tensor(0.25), torch.tensor(0.25))},
-                       iteration)
-    hook._learning.add({'0': (torch.tensor(1.0), torch.tensor(4.0))}, iteration + 1)
-    hook.after_train_iter(runner, 0)
-    assert hook._last_losses == {}
-    if logs:
-        assert runner.scalars == [({'denoise/0': 0.5, 'denoise/1': 0.25, 'denoise_ratio/0': 0.25,
-                                    'denoise_ratio/1': 1.0}, iteration + 1)]
-        assert logged == [('INFO', 'DenoiseRepHook: denoisers learned: loss / zero predictor (1.0 = nothing '
-                                   'learned) mean 0.6250, min 0.2500 (0), 1 of 2 layers below 0.99')]  # one line
-        assert runner.infos == [('denoiserep_learned', (iteration + 1, 0.625))]  # window's last iteration, mean
-        assert hook._learning.window == (iteration, iteration + 1) and hook._learning.close_window() == {}
-    else:
-        assert runner.scalars == [] and logged == [] and runner.infos == []
-        assert hook._learning.close_window() == {'0': 0.25, '1': 1.0}  # the window stays open
+    runner = stand_in_runner(model, hooks=[hook])
+    hook.before_run(runner)
+    sums = {}
+    for iteration in (48, 49):
+        runner.iter = iteration
+        hook.before_train_iter(runner, 0)
+        model(torch.randn(4, 2), mode='loss')
+        losses = dict(hook.layer_losses)
+        assert set(losses) == {'backbone.0', 'backbone.1'}
+        for name, layer in denoising_layers(model):
+            loss, zero = sums.get(name, (0.0, 0.0))
+            sums[name] = (loss + losses[name].item(), zero + layer.zero_predictor_loss.item())
+        hook.after_train_iter(runner, 0)
+        assert hook.layer_losses == {}
+        if iteration == 48:
+            assert runner.scalars == [] and logged == [("INFO", "DenoiseRepHook: phase 'joint' from epoch 1, "
+                                                                "iteration 49")]  # the window stays open
+    ((scalars, step),) = runner.scalars
+    ratios = {name: loss / zero for name, (loss, zero) in sums.items()}
+    assert step == 50 and scalars == pytest.approx(
+        {**{f'denoise/{name}': value.item() for name, value in losses.items()},
+         **{f'denoise_ratio/{name}': value for name, value in ratios.items()}}, rel=1e-5)
+    window = {name: scalars[f'denoise_ratio/{name}'] for name in ratios}
+    assert logged[1:] == [('INFO', f'DenoiseRepHook: {LearnedFraction.summary(window)}')]  # one line
+    assert runner.infos == [('denoiserep_phase', 'joint'), ('denoiserep_learned', (50, LearnedFraction.mean(window)))]
 
 
 def test_phase_changes_are_logged_and_published(logged):
@@ -342,7 +446,6 @@ def test_phase_changes_are_logged_and_published(logged):
             self.backbone = two_layer_model()
 
     hook = DenoiseRepHook(by_epoch=False, interval=2)
-    hook._count_epochs = False
     for model, warning in [(two_layer_model(), 'denoising layers outside model.backbone: 0, 1'),
                            (Detector(), 'denoising layers outside model.backbone: none (the model has no loss '
                                         'method)')]:
@@ -352,18 +455,38 @@ def test_phase_changes_are_logged_and_published(logged):
         for iteration in range(4):
             runner.epoch, runner.iter = 1, 10 + iteration
             hook.before_train_iter(runner, iteration)
+            assert {layer.phase for _, layer in denoising_layers(model)} == {hook.phase}
         assert runner.infos == [('denoiserep_phase', 'finetune'), ('denoiserep_phase', 'denoise')]
         assert logged == [
             ('INFO', "DenoiseRepHook: phase 'finetune' from epoch 2, iteration 11"),
             ('INFO', "DenoiseRepHook: phase 'denoise' from epoch 2, iteration 13"),
             ('WARNING', f'DenoiseRepHook: the denoise phase runs the full forward: {warning}')]
-        assert hook._where == 'iteration 14 (epoch 2, phase denoise)'
+        assert not is_backbone_only(model)
+
+
+def test_the_denoise_phase_runs_the_backbone_only_and_the_other_phases_the_full_loss():
+    from mmdenoiserep.engine import DenoiseRepHook
+    for backbone_only in (True, False):
+        model = LossModel()
+        hook = DenoiseRepHook(by_epoch=False, backbone_only=backbone_only)
+        runner = stand_in_runner(model, hooks=[hook])
+        hook.before_run(runner)
+        for iteration, phase in enumerate(['denoise', 'finetune', 'denoise']):
+            runner.iter = iteration
+            hook.before_train_iter(runner, iteration)
+            assert is_backbone_only(model) == (backbone_only and phase == 'denoise')
+            losses = model(torch.ones(3, 2), mode='loss')
+            task = {'loss'} if phase == 'finetune' or not backbone_only else set()
+            assert set(losses) == task | {'loss_denoise'}, (backbone_only, phase)
+            hook.after_train_iter(runner, iteration)
+        hook.after_run(runner)
+        assert not is_backbone_only(model)
 
 
 def test_a_checkpoint_with_a_non_finite_value_is_not_saved():
-    from mmdenoiserep.engine import DenoiseRepHook
+    from mmdenoiserep.engine import NonFiniteCheckHook
     from mmdenoiserep.utils import NonFiniteError
-    hook = DenoiseRepHook()
+    hook = NonFiniteCheckHook()
     hook.before_save_checkpoint(None, {'state_dict': {'w': torch.ones(2)}, 'meta': {'epoch': 2, 'iter': 7}})
     hook.before_save_checkpoint(None, {'meta': {}})
     for meta, where in [({'epoch': 2, 'iter': 7}, 'epoch 2, iteration 7'), ({}, 'epoch None, iteration None'),
@@ -371,41 +494,31 @@ def test_a_checkpoint_with_a_non_finite_value_is_not_saved():
         with pytest.raises(NonFiniteError) as raised:
             state_dict = {'w': torch.ones(2), 'v': torch.tensor([1.0, float('nan')])}
             hook.before_save_checkpoint(None, dict(state_dict=state_dict, **({} if meta is None else {'meta': meta})))
-        assert str(raised.value) == f'DenoiseRepHook: v holds non-finite values in the checkpoint of {where}: not saved'
+        assert str(raised.value) == (f'NonFiniteCheckHook: v holds non-finite values in the checkpoint of {where}: '
+                                     'not saved')
 
 
 def test_after_run_leaves_nothing_behind_and_may_run_twice():
-    from mmdenoiserep.engine import DenoiseRepHook
-    hook = DenoiseRepHook()
-    runner = stand_in_runner()
-    model = runner.model
-    stock_hooks = (dict(model._forward_pre_hooks), dict(model._forward_hooks))
-    hook.before_run(runner)
-    assert len(hook._handles) == 2 + 2  # the model's pre-hook and hook, one finiteness check per layer
-    hook._set_backbone_only(model)  # no backbone: only a warning, nothing to undo
-    model.train()(torch.randn(3, 2))
-    assert all(layer.recorded_inputs for _, layer in denoising_layers(model))
-    hook._last_losses = {'0': torch.tensor(1.0)}
+    from mmdenoiserep.engine import DenoiseRepHook, NonFiniteCheckHook
+    model = LossModel()
+    layers = [layer for _, layer in denoising_layers(model)]
+    for layer in layers:
+        layer.reuse_fused_weights = False  # the user's opt-out, restored after the eval cache
+    denoiserep, check = DenoiseRepHook(), NonFiniteCheckHook()
+    runner = started(stand_in_runner(model, loop=train_loop('epoch', 2), hooks=[denoiserep, check]))
+    assert is_backbone_only(model)  # the denoise phase
+    assert set(model(torch.ones(3, 2), mode='loss')) == {'loss_denoise'}
+    model(torch.ones(3, 2))  # not a loss forward: its calls stay recorded
+    assert denoiserep.layer_losses and all(layer.recorded_inputs for layer in layers)
+    denoiserep.before_val_epoch(runner)
+    assert all(layer.reuse_fused_weights for layer in layers)  # the eval cache is open
     for _ in range(2):
-        hook.after_run(runner)
-        assert (hook._handles, hook._last_losses, hook._input_finite, hook._eval_cache) == ([], {}, {}, None)
-        assert (dict(model._forward_pre_hooks), dict(model._forward_hooks)) == stock_hooks
-        assert all(not layer._forward_pre_hooks for _, layer in denoising_layers(model))
-        assert not any(layer.recorded_inputs for _, layer in denoising_layers(model))
-
-
-def test_input_check_records_the_first_training_call_of_each_layer():
-    from mmdenoiserep.engine import DenoiseRepHook
-    hook = DenoiseRepHook()
-    layer = torch.nn.Linear(2, 2)
-    nan, finite = torch.tensor([float('nan'), 1.0]), torch.ones(2)
-    hook._check_input('a', layer.eval(), (nan,))
-    hook._check_input('b', layer.train(), (None,))
-    assert hook._input_finite == {}  # eval, and inputs that are not tensors, are not checked
-    hook._check_input('a', layer, (nan,))
-    hook._check_input('a', layer, (finite,))  # a second call does not hide the first one's NaN
-    hook._check_input('c', layer, (finite,))
-    assert {name: bool(flag) for name, flag in hook._input_finite.items()} == {'a': False, 'c': True}
+        for hook in (denoiserep, check):
+            hook.after_run(runner)
+        assert not is_backbone_only(model) and denoiserep.layer_losses == {}
+        assert not any(layer.recorded_inputs or layer.reuse_fused_weights for layer in layers)
+    nan_at(model.backbone[0].weight)
+    assert set(model.train()(torch.ones(3, 2), mode='loss')) == {'loss'}  # no loss added, nothing checked
 
 
 @pytest.mark.parametrize('positions', [1.0, 0.5])
@@ -414,35 +527,48 @@ def test_loss_denoise_is_added_to_training_loss_dicts_only(positions):
     loss_weight x the sum of the layers' losses (over ``loss_positions`` of the positions); any other
     call's output is returned untouched."""
     from mmdenoiserep import denoise_loss
-    from mmdenoiserep.core import discard_recorded_calls
     from mmdenoiserep.engine import DenoiseRepHook
+
+    class Returns(torch.nn.Module):  # forward(inputs, data_samples=None, mode='tensor') returning ``output``
+        def __init__(self):
+            super().__init__()
+            self.backbone, self.output = two_layer_model(), {}
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            self.backbone(inputs)
+            return dict(self.output) if isinstance(self.output, dict) else self.output
+
+    model = Returns()
+    reference = copy.deepcopy(model)
     hook = DenoiseRepHook(loss_weight=0.5, loss_positions=positions)
-    model = two_layer_model()
+    hook.before_run(stand_in_runner(model))
     x = torch.randn(3, 2)
     for args, kwargs, training, output, adds in [
             ((x,), dict(mode='loss'), True, {}, True), ((x, None, 'loss'), {}, True, {}, True),
             ((x, None), {}, True, {}, False), ((x, None, 'predict'), {}, True, {}, False),
             ((x,), dict(mode='tensor'), True, {}, False), ((x,), dict(mode='loss'), False, {}, False),
             ((x,), dict(mode='loss'), True, torch.ones(1), False)]:
-        model.train(training)(x)
-        torch.manual_seed(0)  # the same noise for the reference and the hook
-        expected = 0.5 * denoise_loss(copy.deepcopy(model), positions=positions) if adds else None
-        torch.manual_seed(0)
-        result = hook._add_denoise_loss(model, args, kwargs, output)
-        assert result is output
+        model.output = output
         if adds:
+            reference.train(training)(x)
+            torch.manual_seed(0)  # the same noise for the reference and the hook
+            expected = 0.5 * denoise_loss(reference, positions=positions)
+        torch.manual_seed(0)
+        result = model.train(training)(*args, **kwargs)
+        if adds:
+            assert set(result) == {'loss_denoise'}
             torch.testing.assert_close(result['loss_denoise'], expected)
             assert float(expected.detach()) > 0
         else:
-            assert not isinstance(result, dict) or 'loss_denoise' not in result
-        discard_recorded_calls(model)
+            assert result is output if not isinstance(output, dict) else result == output
 
 
-def test_backbone_only_warning_names_at_most_five_layers_outside_the_backbone(logged):
+def test_backbone_only_names_at_most_five_layers_outside_the_backbone():
     from mmdenoiserep import add_denoisers
-    from mmdenoiserep.engine import DenoiseRepHook
     model = add_denoisers(torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(7)]))
-    DenoiseRepHook()._set_backbone_only(model)
-    assert logged == [('WARNING', 'DenoiseRepHook: the denoise phase runs the full forward: denoising layers outside '
-                                  'model.backbone: 0, 1, 2, 3, 4')]
-    assert 'loss' not in vars(model)
+    reason = 'denoising layers outside model.backbone: 0, 1, 2, 3, 4'
+    assert backbone_only_blocker(model) == reason
+    with pytest.raises(ValueError) as raised:
+        set_backbone_only(model, True)
+    assert str(raised.value) == f'the model cannot run the backbone only: {reason}'
+    assert not is_backbone_only(model) and 'loss' not in vars(model)

@@ -41,10 +41,10 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner, set_random_seed
 
 import mmdenoiserep.models  # noqa: F401  (registers mmdenoiserep.DenoiseRepBackbone)
-from mmdenoiserep import denoising_layers, set_phase
+from mmdenoiserep import denoising_layers
 from mmdenoiserep.apis import build_model
 from mmdenoiserep.cli import add_config_args, load_config
-from mmdenoiserep.core import freeze_running_stats
+from mmdenoiserep.core.phases import enter_phase
 from mmdenoiserep.core.layers import NOISE_LOSSES
 from mmdenoiserep.utils import (InputError, first_line, load_state_dict_exact, read_denoiserep_checkpoint,
                                 write_atomically)
@@ -101,11 +101,7 @@ def load_model(args, state_dict: dict):
 def denoise_mode(model: torch.nn.Module) -> None:
     """Train mode in the denoise phase, as DenoiseRepHook runs it: the original computation (W, b), every
     denoising layer recording its inputs (also in frozen stages), running statistics frozen."""
-    model.train()
-    set_phase(model, 'denoise')  # also forgets recorded calls
-    for _, layer in denoising_layers(model):
-        layer.train()
-    freeze_running_stats(model)
+    enter_phase(model, 'denoise')  # also forgets recorded calls
 
 
 @torch.no_grad()

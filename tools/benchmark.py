@@ -42,11 +42,10 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.runner import Runner
 
-from mmdenoiserep import denoise_loss, denoising_layers, fuse_denoisers, fused_weights_cached, set_phase
+from mmdenoiserep import denoise_loss, denoising_layers, fuse_denoisers, fused_weights_cached
 from mmdenoiserep.apis import build_model
 from mmdenoiserep.cli import add_config_args, load_config
-from mmdenoiserep.core import freeze_running_stats
-from mmdenoiserep.engine.hook import DenoiseRepHook, _restore_full_loss
+from mmdenoiserep.core.phases import enter_phase
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.utils import InputError, load_state_dict_exact, read_denoiserep_checkpoint, write_atomically
 
@@ -169,14 +168,10 @@ def train_kinds(loss_positions) -> dict:
 
 def train_iteration(model, data, phase, backbone_only: bool, positions: float):
     """One training iteration as DenoiseRepHook runs it in ``phase`` (None: a baseline iteration)."""
-    hook = DenoiseRepHook(loss_weight=0.1)
-    model.train()
-    if phase is not None:
-        set_phase(model, phase)
-        if backbone_only:
-            hook._set_backbone_only(model)
-        if phase == 'denoise':
-            freeze_running_stats(model)
+    if phase is None:
+        model.train()
+    else:
+        enter_phase(model, phase, backbone_only=backbone_only)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     losses = model(**data, mode='loss')
     if phase == 'denoise':
@@ -185,7 +180,6 @@ def train_iteration(model, data, phase, backbone_only: bool, positions: float):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    _restore_full_loss(model)
 
 
 def train_measurements(model_for, data, repeats: int, kinds: dict) -> dict:

@@ -2,6 +2,7 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
 from .checkpoint_check_hook import FusedCheckpointCheckHook, UnfusedCheckpointCheckHook
 from .hook import DenoiseRepHook
 from .learned_fraction import LearnedFraction
+from .non_finite_check_hook import NonFiniteCheckHook
 from .optim_constructor import DenoiseRepOptimWrapperConstructor
 from .phase_logging import PhaseLoggingHook, PhaseSchedule, phase_eta
 from .reseed_hook import ReseedHook
@@ -9,6 +10,6 @@ from .schedulers import TimmCosineLR, timm_cosine_lr
 from .training_curves import TrainingCurves, plot_training_curves
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
-           'FusedCheckpointCheckHook', 'LearnedFraction', 'PhaseLoggingHook', 'PhaseSchedule', 'ReseedHook',
-           'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook', 'phase_eta', 'plot_training_curves',
-           'timm_cosine_lr']
+           'FusedCheckpointCheckHook', 'LearnedFraction', 'NonFiniteCheckHook', 'PhaseLoggingHook', 'PhaseSchedule',
+           'ReseedHook', 'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook', 'phase_eta',
+           'plot_training_curves', 'timm_cosine_lr']

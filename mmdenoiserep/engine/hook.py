@@ -1,8 +1,6 @@
 """``mmdenoiserep.DenoiseRepHook``: the DenoiseRep loss and phase schedule for any mmengine runner."""
 import contextlib
-import functools
 import logging
-import types
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -12,13 +10,20 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from torch import Tensor, nn
 
-from ..core import (PHASES, denoise_loss, denoising_layers, discard_recorded_calls, freeze_running_stats,
-                    fused_weights_cached, set_phase)
+from ..core import PHASES, denoise_loss, denoising_layers, discard_recorded_calls, fused_weights_cached
+from ..core.phases import backbone_only_blocker, enter_phase, set_backbone_only
 from ..registry import HOOKS
-from ..utils import InputError, NonFiniteError, allow_mmengine_checkpoints, first_non_finite
+from ..utils import InputError, allow_mmengine_checkpoints
 from .learned_fraction import LearnedFraction
 
 __all__ = ['DenoiseRepHook']
+
+
+def is_loss_forward(args: tuple, kwargs: dict) -> bool:
+    """Whether a call of an mmengine model computes its losses: ``mode='loss'`` by keyword, as mmengine's
+    ``train_step`` passes it, or as the third positional argument of ``BaseModel.forward(inputs,
+    data_samples=None, mode='tensor')``."""
+    return kwargs.get('mode') == 'loss' or args[2:] == ('loss',)
 
 
 @HOOKS.register_module()
@@ -37,20 +42,17 @@ class DenoiseRepHook(Hook):
       kept in eval mode.
     - Parts of the backbone that it freezes itself on every ``train()`` (``frozen_stages``) keep their
       stock weights frozen, but their denoisers train like all others; the log lists those layers.
-    - In the ``denoise`` phase only the backbone runs (``backbone_only``): the rest of the network is
-      frozen and its losses would train nothing, so the model's ``loss`` computes the backbone forward
-      (which records the denoising layers' inputs) and returns no task loss; the denoisers' gradients are
-      those of the full forward. Falls back to the full forward when some denoising layer is outside
-      ``model.backbone``.
+    - Before every training iteration it puts the model in the phase with `mmdenoiserep.core.phases.enter_phase`.
+    - In the ``denoise`` phase only the backbone runs (``backbone_only``, `mmdenoiserep.core.phases.set_backbone_only`):
+      the rest of the network is frozen and its losses would train nothing, so the model's ``loss``
+      computes the backbone forward (which records the denoising layers' inputs) and returns no task
+      loss; the denoisers' gradients are those of the full forward. Falls back to the full forward, with a
+      warning, when some denoising layer is outside ``model.backbone``.
     - Validation and test run in eval mode, where every denoising layer computes the fused path, W'
       computed once per loop and reused (`mmdenoiserep.fused_weights_cached`). A model without denoising
       layers (a deploy config) is tested normally; training it is refused.
-    - Stops training with `mmdenoiserep.utils.NonFiniteError` (one line: layer, iteration, epoch, phase)
-      when a denoising layer's input, its noise-prediction loss or a task loss is NaN or Inf, before the
-      backward pass and the optimizer step: the weights stay finite and nothing broken is saved
-      (``check_finite``; one device sync per iteration). Each layer's input is checked for finiteness
-      (``torch.isfinite``) in every training forward (layers called as modules; the inputs of layers whose
-      weight is read elsewhere reach the check through their loss).
+    - ``layer_losses`` holds the per-layer noise-prediction losses (detached) of the running training
+      iteration's forward, until ``after_train_iter``; `mmdenoiserep.NonFiniteCheckHook` checks them.
     - Logs phase changes and publishes the phase as the message hub's ``denoiserep_phase`` info. Every
       ``log_interval`` iterations of a phase that trains the denoisers, the per-layer noise-prediction
       losses go to the visualizer backends (``denoise/<layer>``); in the finetune phase the frozen
@@ -82,7 +84,6 @@ class DenoiseRepHook(Hook):
             a denoise-phase iteration of ResNet-50 from 1.55x to 0.46x a baseline iteration on this
             project's CPU, README "What it costs"); a config that uses it says so in its own file.
         backbone_only (bool): run only the backbone in the denoise phase. Defaults to True.
-        check_finite (bool): stop on a non-finite layer input or loss (see above). Defaults to True.
 
     Note:
         Under DDP, set ``find_unused_parameters = True`` in the config unless every phase is 'joint':
@@ -92,7 +93,9 @@ class DenoiseRepHook(Hook):
         mmengine's log smooths each loss over a window of iterations and extrapolates the ETA from the
         mean iteration time, both blind to the phases; add `mmdenoiserep.PhaseLoggingHook` to
         ``custom_hooks`` for log windows that restart at each phase change, a phase-aware ETA and a plot
-        of the training curves (it reads the phase that this hook publishes).
+        of the training curves (it reads the phase that this hook publishes), and
+        `mmdenoiserep.NonFiniteCheckHook` to stop on a NaN or Inf before the optimizer step (every config
+        of this project has it in ``default_hooks``).
 
     Examples:
         >>> custom_hooks = [dict(type='mmdenoiserep.DenoiseRepHook', loss_weight=0.1,
@@ -104,8 +107,7 @@ class DenoiseRepHook(Hook):
 
     def __init__(self, loss_weight: float = 0.1, phases: Sequence[str] = ('denoise', 'finetune'),
                  interval: int = 1, by_epoch: Optional[bool] = None, log_interval: int = 50,
-                 loss_positions: float = 1.0, backbone_only: bool = True, check_finite: bool = True,
-                 offset: int = 0):
+                 loss_positions: float = 1.0, backbone_only: bool = True, offset: int = 0):
         phases = tuple(phases) if not isinstance(phases, str) else (phases,)
         if not phases or any(p not in PHASES for p in phases):
             raise ValueError(f'phases must be a non-empty sequence of {PHASES}, got {phases!r}')
@@ -120,9 +122,6 @@ class DenoiseRepHook(Hook):
         self.loss_weight = float(loss_weight)
         self.loss_positions = float(loss_positions)
         self.backbone_only = bool(backbone_only)
-        self.check_finite = bool(check_finite)
-        self._input_finite: Dict[str, Tensor] = {}  # layer name -> isfinite(input).all() of this forward
-        self._where = ''  # 'iteration i (epoch e, phase p)' of the running training iteration
         self._eval_cache: Optional[contextlib.ExitStack] = None
         self.phases = phases
         self.interval = interval
@@ -131,7 +130,8 @@ class DenoiseRepHook(Hook):
         self.log_interval = log_interval
         self.phase: Optional[str] = None
         self._handles = []
-        self._last_losses: Dict[str, Tensor] = {}
+        self._full_forward = False  # backbone_only, but the model cannot (warned at the phase change)
+        self.layer_losses: Dict[str, Tensor] = {}  # of the running iteration's forward (see the docstring)
         self._learning = LearnedFraction()  # loss / zero predictor's, per layer (learned_fraction.py)
         self._iteration = 0  # 1-based, of the running training iteration
         self._count_epochs = by_epoch  # resolved against the train loop in before_train
@@ -151,11 +151,9 @@ class DenoiseRepHook(Hook):
         model = self._unwrap(runner)
         if not denoising_layers(model):  # a deploy model: nothing to add (training it is refused)
             return
+        # prepend: loss_denoise is in the output before any other forward hook (NonFiniteCheckHook's) sees it
         self._handles = [model.register_forward_pre_hook(self._start_forward),
-                         model.register_forward_hook(self._add_denoise_loss, with_kwargs=True)]
-        if self.check_finite:
-            self._handles += [layer.register_forward_pre_hook(functools.partial(self._check_input, name))
-                              for name, layer in denoising_layers(model)]
+                         model.register_forward_hook(self._add_denoise_loss, with_kwargs=True, prepend=True)]
 
     def before_train(self, runner) -> None:
         model = self._unwrap(runner)
@@ -203,41 +201,12 @@ class DenoiseRepHook(Hook):
 
     def _start_forward(self, model, args) -> None:
         discard_recorded_calls(model)  # the loss of a forward covers the calls of that forward only
-        self._input_finite = {}
-
-    def _check_input(self, name: str, layer: nn.Module, args) -> None:
-        """Forward pre-hook of a denoising layer: whether its input is finite (on the device, no sync)."""
-        if layer.training and torch.is_tensor(args[0]) and name not in self._input_finite:
-            self._input_finite[name] = torch.isfinite(args[0].detach()).all()
-
-    def _raise_if_not_finite(self, layer_losses: Dict[str, Tensor], task_losses: dict) -> None:
-        """One sync: raise NonFiniteError naming the first layer (execution order) whose input is not
-        finite, else the first layer whose noise-prediction loss is not, else the task loss term."""
-        task = {key: torch.stack([v.detach().float().sum() for v in value]) if isinstance(value, (list, tuple))
-                else value for key, value in task_losses.items()
-                if torch.is_tensor(value) or (isinstance(value, (list, tuple)) and value
-                                              and all(torch.is_tensor(v) for v in value))}
-        flags = ([flag.reshape(()) for flag in self._input_finite.values()] +
-                 [torch.isfinite(v.detach()).all() for v in list(layer_losses.values()) + list(task.values())])
-        if not flags or bool(torch.stack(flags).all()):
-            return
-        flags = torch.stack(flags).tolist()
-        names = ([f'input of denoising layer {name}' for name in self._input_finite] +
-                 [f'noise-prediction loss of denoising layer {name}' for name in layer_losses] +
-                 [f'loss term {key!r}' for key in task])
-        raise NonFiniteError(f'DenoiseRepHook: non-finite {names[flags.index(False)]} at {self._where}; '
-                             'training stopped before the optimizer step (lower the learning rate, or '
-                             'check the data)')
 
     def _add_denoise_loss(self, model, args, kwargs, output):
-        # mode='loss' by keyword (as the runner passes it) or as BaseModel.forward's third positional argument
-        loss_mode = kwargs.get('mode') == 'loss' or args[2:] == ('loss',)
-        if loss_mode and model.training and isinstance(output, dict):
+        if is_loss_forward(args, kwargs) and model.training and isinstance(output, dict):
             losses = denoise_loss(model, per_layer=True, positions=self.loss_positions)
-            if self.check_finite:
-                self._raise_if_not_finite(losses, output)
-            self._last_losses = {name: loss.detach() for name, loss in losses.items()}
-            self._learning.add({name: (self._last_losses[name], layer.zero_predictor_loss)
+            self.layer_losses = {name: loss.detach() for name, loss in losses.items()}
+            self._learning.add({name: (self.layer_losses[name], layer.zero_predictor_loss)
                                 for name, layer in denoising_layers(model) if name in losses}, self._iteration)
             total = (torch.stack(list(losses.values())).sum() if losses else
                      next(model.parameters()).new_zeros(()))  # finetune: no call recorded
@@ -247,29 +216,24 @@ class DenoiseRepHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = self._unwrap(runner)
         phase = self.phase_at(runner.epoch, runner.iter)
-        self._where = f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, phase {phase})'
         self._iteration = runner.iter + 1
         if phase != self.phase:
-            set_phase(model, phase)
             print_log(f'DenoiseRepHook: phase {phase!r} from epoch {runner.epoch + 1}, '
                       f'iteration {runner.iter + 1}', logger='current')
             runner.message_hub.update_info('denoiserep_phase', phase)
             self.phase = phase
-            _restore_full_loss(model)
-            if phase == 'denoise' and self.backbone_only:
-                self._set_backbone_only(model)
-            model.train()  # norm layers follow the model's own train() again (e.g. norm_eval)
+            blocker = backbone_only_blocker(model) if phase == 'denoise' and self.backbone_only else None
+            if blocker is not None:
+                print_log(f'DenoiseRepHook: the denoise phase runs the full forward: {blocker}', logger='current',
+                          level=logging.WARNING)
+            self._full_forward = blocker is not None
         # The train loop's model.train() ran before this hook, and a backbone's train() may re-freeze
-        # parts of itself (frozen_stages): put every denoiser back to what the phase says.
-        for _, layer in denoising_layers(model):
-            layer.train()
-            layer.denoiser.requires_grad_(phase != 'finetune')
-        if phase == 'denoise':
-            freeze_running_stats(model)
+        # parts of itself (frozen_stages): enter_phase puts every denoiser back to what the phase says.
+        enter_phase(model, phase, backbone_only=self.backbone_only and not self._full_forward)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         discard_recorded_calls(self._unwrap(runner))  # calls of forwards that returned no loss
-        losses, self._last_losses = self._last_losses, {}
+        losses, self.layer_losses = self.layer_losses, {}
         if not losses or not self.every_n_train_iters(runner, self.log_interval):
             return  # finetune: the frozen predictors record no loss
         values = {name: loss.item() for name, loss in losses.items()}
@@ -293,18 +257,6 @@ class DenoiseRepHook(Hook):
             runner.message_hub.update_info('denoiserep_learned',
                                            (self._learning.window[1], LearnedFraction.mean(self._learning.ratios)))
 
-    def _set_backbone_only(self, model: nn.Module) -> None:
-        """Make ``model.loss`` run only the backbone (an instance attribute; `_restore_full_loss` undoes it)."""
-        backbone = getattr(model, 'backbone', None)
-        inside = {id(layer) for _, layer in denoising_layers(backbone)} if isinstance(backbone, nn.Module) else set()
-        outside = [name for name, layer in denoising_layers(model) if id(layer) not in inside]
-        if outside or not callable(getattr(model, 'loss', None)):
-            print_log('DenoiseRepHook: the denoise phase runs the full forward: denoising layers outside '
-                      f'model.backbone: {", ".join(outside[:5]) or "none (the model has no loss method)"}',
-                      logger='current', level=logging.WARNING)
-            return
-        model.loss = types.MethodType(_backbone_only_loss, model)
-
     def _open_eval_cache(self, runner) -> None:
         self._close_eval_cache()
         self._eval_cache = contextlib.ExitStack()
@@ -315,14 +267,6 @@ class DenoiseRepHook(Hook):
             self._eval_cache.close()
             self._eval_cache = None
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Refuse to save weights with a NaN or Inf (NonFiniteError, before anything is written)."""
-        found = first_non_finite(checkpoint.get('state_dict', {}))
-        if found is not None:
-            meta = checkpoint.get('meta', {})
-            raise NonFiniteError(f'DenoiseRepHook: {found[0]} holds non-finite values in the checkpoint of epoch '
-                                 f'{meta.get("epoch")}, iteration {meta.get("iter")}: not saved')
-
     before_val_epoch = before_test_epoch = _open_eval_cache
     after_val_epoch = after_test_epoch = _close_eval_cache
 
@@ -330,22 +274,10 @@ class DenoiseRepHook(Hook):
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        self._last_losses = {}
-        self._input_finite = {}
+        self.layer_losses = {}
         self._close_eval_cache()
         model = self._unwrap(runner)
-        _restore_full_loss(model)
         if denoising_layers(model):
+            set_backbone_only(model, False)
             discard_recorded_calls(model)
 
-
-def _restore_full_loss(model: nn.Module) -> None:
-    """Give back the class's ``loss`` (undo `DenoiseRepHook._set_backbone_only`)."""
-    model.__dict__.pop('loss', None)
-
-
-def _backbone_only_loss(self, inputs, data_samples=None) -> dict:
-    """``loss`` of a model in the denoise phase: the backbone forward only (it records the denoising
-    layers' inputs; DenoiseRepHook adds ``loss_denoise`` to the returned dict)."""
-    self.backbone(inputs)
-    return {}
