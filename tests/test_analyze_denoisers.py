@@ -20,6 +20,7 @@ from mmengine.runner import Runner, set_random_seed
 from tool_helpers import load_tool
 
 from mmdenoiserep import set_phase
+from mmdenoiserep.core.phases import enter_phase
 from mmdenoiserep.runner import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,11 +164,7 @@ def recorded_inputs(cfg, model, names):
     captured = {}
     handles = [model.get_submodule(name).register_forward_pre_hook(
         lambda _module, args, name=name: captured.setdefault(name, args[0].detach().clone())) for name in names]
-    model.train()
-    set_phase(model, 'denoise')
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.eval()
+    enter_phase(model, 'denoise')
     try:
         with contextlib.chdir(ROOT), torch.no_grad():
             set_random_seed(SEED)
