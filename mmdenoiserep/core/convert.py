@@ -245,9 +245,10 @@ def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...],
     layers that an owner of a type in ``weight_readers`` (None: the project's table) reads where the owner's
     type or the layer's is listed: named '<owner>.<name>', given as the module that stands for the layer (a
     child layer, at its place; the owner for a weight of its own, at the owner's place, e.g.
-    nn.MultiheadAttention's '<attn>.in_proj'). A layer that an owner reads is never an ordinary layer."""
-    layer_types = tuple(layer_types)
-    reads = _read_layers(model, _as_readers(weight_readers))
+    nn.MultiheadAttention's '<attn>.in_proj'). Neither a layer that an owner reads nor an owner is ever
+    listed as an ordinary layer."""
+    layer_types, readers = tuple(layer_types), _as_readers(weight_readers)
+    reads = _read_layers(model, readers)
     read = {id(r.stand_in) for r in reads.values()}
     at_place: Dict[int, List[Tuple[str, nn.Module]]] = {}
     for name, r in reads.items():
@@ -255,7 +256,7 @@ def convertible_layers(model: nn.Module, layer_types: Tuple[type, ...],
             at_place.setdefault(id(r.stand_in), []).append((name, r.stand_in))
     for name, module in model.named_modules():
         yield from at_place.get(id(module), ())
-        if type(module) in layer_types and id(module) not in read:
+        if type(module) in layer_types and id(module) not in read and type(module) not in readers:
             yield name, module
 
 

@@ -129,14 +129,12 @@ def _record_distinct(layer: DenoisingLayer, inputs: Sequence[Tensor]) -> None:
 
 
 def _shown_weights(layer: DenoisingLayer) -> List[Substitution]:
-    """What the owner is shown for ``layer`` in this phase: nothing where it applies the stock W, b
-    (training in the denoise phase), else `DenoisingLayer.phase_weights` in the places of W, b."""
-    if layer.training and layer.phase == 'denoise':
-        return []
+    """`DenoisingLayer.phase_weights` in the places of W, b (the stock W, b themselves in training in the
+    denoise phase)."""
     weight, bias = layer.phase_weights()
     if isinstance(layer, DenoisingReadWeight):
         return layer.shown(weight, bias)
-    return [(layer, 'weight', weight)] + ([] if bias is None else [(layer, 'bias', bias)])
+    return [(layer, 'weight', weight), (layer, 'bias', bias)]
 
 
 class WeightReader:
@@ -180,8 +178,7 @@ class WeightReader:
         ``layers`` and return the tensors to show in place of their weights for this forward."""
         raise NotImplementedError
 
-    def finish(self, owner: nn.Module, layers: Dict[str, DenoisingLayer], args: tuple, kwargs: dict,
-               output):
+    def finish(self, layers: Dict[str, DenoisingLayer], output):
         """After the forward (the shown tensors removed): the owner's output (by default ``output``)."""
         return output
 
@@ -208,8 +205,8 @@ class ArgumentReader(WeightReader):
 
     def convert(self, owner: nn.Module, name: str, coefficients: StepCoefficients,
                 noise_loss: str) -> DenoisingLayer:
-        read = self.reads[name]
-        if read.weight is None:
+        read = self.reads.get(name)
+        if read is None or read.weight is None:  # a child layer
             return super().convert(owner, name, coefficients, noise_loss)
         layer = DenoisingReadWeight(owner, read.weight, read.bias, coefficients, noise_loss)
         setattr(owner, name, layer)
@@ -217,11 +214,12 @@ class ArgumentReader(WeightReader):
 
     def show(self, owner: nn.Module, layers: Dict[str, DenoisingLayer], args: tuple,
              kwargs: dict) -> List[Substitution]:
-        shown = []
-        for name, layer in layers.items():
-            _record_distinct(layer, [_argument(args, kwargs, *spec) for spec in self.reads[name].inputs])
-            shown += _shown_weights(layer)
-        return shown
+        return [shown for name, layer in layers.items() for shown in self._show_read(name, layer, args, kwargs)]
+
+    def _show_read(self, name: str, layer: DenoisingLayer, args: tuple, kwargs: dict) -> List[Substitution]:
+        """Record the inputs of read layer ``name`` and return what the owner is shown for it."""
+        _record_distinct(layer, [_argument(args, kwargs, *spec) for spec in self.reads[name].inputs])
+        return _shown_weights(layer)
 
 
 class MultiheadAttentionReader(ArgumentReader):
@@ -241,16 +239,10 @@ class MultiheadAttentionReader(ArgumentReader):
         packed = {'in_proj': owner} if owner.in_proj_weight is not None else {}
         return {**packed, 'out_proj': owner.out_proj}
 
-    def convert(self, owner: nn.Module, name: str, coefficients: StepCoefficients,
-                noise_loss: str) -> DenoisingLayer:
-        if name == 'out_proj':
-            return WeightReader.convert(self, owner, name, coefficients, noise_loss)
-        return super().convert(owner, name, coefficients, noise_loss)
-
     def show(self, owner: nn.Module, layers: Dict[str, DenoisingLayer], args: tuple,
              kwargs: dict) -> List[Substitution]:
-        out_proj = layers.get('out_proj')
-        shown = super().show(owner, {k: v for k, v in layers.items() if k != 'out_proj'}, args, kwargs)
+        in_proj, out_proj = layers.get('in_proj'), layers.get('out_proj')
+        shown = [] if in_proj is None else self._show_read('in_proj', in_proj, args, kwargs)
         if out_proj is None:
             return shown
         if not out_proj.training:
@@ -259,7 +251,7 @@ class MultiheadAttentionReader(ArgumentReader):
         shown.append((out_proj, 'weight', eye))
         return shown + ([] if out_proj.bias is None else [(out_proj, 'bias', torch.zeros_like(out_proj.bias))])
 
-    def finish(self, owner: nn.Module, layers: Dict[str, DenoisingLayer], args: tuple, kwargs: dict, output):
+    def finish(self, layers: Dict[str, DenoisingLayer], output):
         out_proj = layers.get('out_proj')
         if out_proj is None or not out_proj.training:
             return output
@@ -297,11 +289,12 @@ class _ReaderHooks:
             module.__dict__[name] = tensor
 
     def after(self, owner: nn.Module, args: tuple, kwargs: dict, output):
+        # empty when a pre-hook that runs before `before` raised
         for module, name, _ in self.shown.pop() if self.shown else ():
-            module.__dict__.pop(name, None)
+            del module.__dict__[name]
         if output is None:  # the forward raised (or returned nothing)
             return None
-        return self.reader.finish(owner, self.reader.converted(owner), args, kwargs, output)
+        return self.reader.finish(self.reader.converted(owner), output)
 
 
 def attach_reader(owner: nn.Module, reader: WeightReader) -> None:
@@ -329,4 +322,4 @@ def detach_reader(owner: nn.Module) -> None:
         for hook_id in _reader_hook_ids(hooks):
             del hooks[hook_id]
             for extra in extras:
-                extra.pop(hook_id, None)
+                del extra[hook_id]
