@@ -19,4 +19,5 @@ denoiserep_default_hooks = dict(
     reseed=dict(type='mmdenoiserep.ReseedHook'),
     unfused_checkpoint_check=dict(type='mmdenoiserep.UnfusedCheckpointCheckHook'),
     fused_checkpoint_check=dict(type='mmdenoiserep.FusedCheckpointCheckHook'),
+    non_finite_check=dict(type='mmdenoiserep.NonFiniteCheckHook'),  # NaN/Inf: stop before the step, save nothing
 )
