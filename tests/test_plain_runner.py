@@ -12,10 +12,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import types
 
+import pytest
+import torch
 from config_helpers import ROOT, load
 
-from mmdenoiserep.utils import load_checkpoint_file
+from mmdenoiserep import add_denoisers
+from mmdenoiserep.engine import FusedCheckpointCheckHook
+from mmdenoiserep.utils import InputError, load_checkpoint_file
 
 CONFIG = 'configs/lenet5_denoiserep_fashion_mnist.py'
 
@@ -50,9 +55,14 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def child(path, work_dir, mode):
-    return subprocess.run([sys.executable, '-c', CHILD, str(path), str(work_dir), mode], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+def start(path, work_dir, mode):
+    return subprocess.Popen([sys.executable, '-c', CHILD, str(path), str(work_dir), mode], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process):
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def weights(work_dir, name='epoch_2.pth'):
@@ -64,7 +74,8 @@ def test_plain_runner_trains_both_phases_atomically_and_resumes_exactly(tmp_path
     path = tmp_path / 'tiny_lenet5_denoiserep.py'
     cfg.dump(str(path))
 
-    whole = child(path, tmp_path / 'whole', 'run')
+    runs = start(path, tmp_path / 'whole', 'run'), start(path, tmp_path / 'resumed', 'kill')  # side by side
+    whole, killed = map(finish, runs)
     assert whole.returncode == 0, whole.stderr[-3000:]
     result = json.loads(whole.stdout.strip().splitlines()[-1])
     assert result['imported_before'] == [] and result['imported']  # custom_imports did it
@@ -76,10 +87,9 @@ def test_plain_runner_trains_both_phases_atomically_and_resumes_exactly(tmp_path
     assert (tmp_path / 'whole' / 'last_checkpoint').read_text().strip().endswith('epoch_2.pth')
     assert not list((tmp_path / 'whole').glob('.*.tmp*'))  # no leftovers of the atomic writes
 
-    killed = child(path, tmp_path / 'resumed', 'kill')
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / 'resumed').glob('*.pth')) == ['epoch_1.pth']
-    resumed = child(path, tmp_path / 'resumed', 'resume')
+    resumed = finish(start(path, tmp_path / 'resumed', 'resume'))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rest = json.loads(resumed.stdout.strip().splitlines()[-1])['phases']
     assert rest == [entry for entry in result['phases'] if entry[0] >= rest[0][0]] and rest[0][0] > 0
@@ -87,3 +97,19 @@ def test_plain_runner_trains_both_phases_atomically_and_resumes_exactly(tmp_path
     assert expected.keys() == actual.keys() and any('.denoiser.' in key for key in expected)
     assert all(expected[key].equal(actual[key]) for key in expected), [k for k in expected
                                                                         if not expected[k].equal(actual[k])]
+
+
+def test_the_fused_checkpoint_check_refuses_a_checkpoint_without_denoisers_at_test_and_val_only():
+    """Declared for training too: a DenoiseRep run starts from its baseline's checkpoint (no denoiser keys)."""
+    runner = types.SimpleNamespace(model=add_denoisers(torch.nn.Sequential(torch.nn.Linear(2, 2))), _load_from='x.pth')
+    baseline = dict(state_dict={'0.weight': torch.zeros(2, 2), '0.bias': torch.zeros(2)})
+    hook = FusedCheckpointCheckHook()
+    hook.after_load_checkpoint(runner, baseline)
+    hook.before_train(runner)  # training from the baseline: no refusal, in training or in its validations
+    hook.before_val(runner)
+    for check in (hook.before_test, hook.before_val):
+        hook.after_load_checkpoint(runner, baseline)
+        with pytest.raises(InputError, match='checkpoint x.pth holds no denoiser weights'):
+            check(runner)
+    hook.after_load_checkpoint(runner, dict(state_dict=runner.model.state_dict()))  # unfused: tested as it is
+    hook.before_test(runner)

@@ -4,7 +4,6 @@ mmengine loads checkpoints non-strictly and only warns about unexpected or missi
 would run silently with the wrong weights.
 """
 from mmengine.hooks import Hook
-from mmengine.runner import BaseLoop
 
 from ..core import denoising_layers
 from ..registry import HOOKS
@@ -36,22 +35,38 @@ class UnfusedCheckpointCheckHook(Hook):
 @HOOKS.register_module()
 class FusedCheckpointCheckHook(Hook):
     """Stop with `mmdenoiserep.utils.InputError` when a checkpoint without ``*.denoiser.*`` tensors (fused, or a
-    baseline's) is loaded into a model with denoising layers for testing.
+    baseline's) was loaded into a model with denoising layers and the model is tested or validated.
 
     The denoisers would keep their initial weights (a missing-keys warning the only trace), and the fused
     weights W' would be fused a second time. Every config of this project declares it
-    (``default_hooks.fused_checkpoint_check``); it passes checkpoints loaded for training (the runner's train
-    loop is built: a DenoiseRep run starts from the baseline's checkpoint, whose missing denoiser keys are
-    expected), and checks those of ``runner.test()`` and ``runner.val()``.
+    (``default_hooks.fused_checkpoint_check``). Training passes: a DenoiseRep run starts from the baseline's
+    checkpoint, whose missing denoiser keys are expected. So the load only notes the mismatch, training
+    (``before_train``, after the load and before any validation) forgets it, and ``runner.test()`` and
+    ``runner.val()`` (``before_test``, ``before_val``) refuse it.
     """
 
     priority = 'VERY_HIGH'
 
+    def __init__(self):
+        self.mismatch = None
+
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if isinstance(getattr(runner, '_train_loop', None), BaseLoop):  # Runner.train builds it before loading
-            return
         layers = denoising_layers(runner.model)
+        self.mismatch = None
         if layers and not any('.denoiser.' in key for key in checkpoint_state_dict(checkpoint)):
-            raise InputError(f'{_source(runner)} holds no denoiser weights (a fused or baseline checkpoint) and '
+            self.mismatch = (f'{_source(runner)} holds no denoiser weights (a fused or baseline checkpoint) and '
                              f'this model has {len(layers)} denoising layers: test a fused checkpoint with the '
                              'baseline config (tools/test.py BASELINE_CONFIG CHECKPOINT)')
+
+    def before_train(self, runner) -> None:
+        self.mismatch = None
+
+    def _refuse(self) -> None:
+        if self.mismatch:
+            raise InputError(self.mismatch)
+
+    def before_val(self, runner) -> None:
+        self._refuse()
+
+    def before_test(self, runner) -> None:
+        self._refuse()
