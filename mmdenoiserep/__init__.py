@@ -24,6 +24,11 @@ def _open_to_mmengine() -> None:
     metadata says the distribution is: site-packages for an editable install, where the package is not.
     A name that is no distribution but a module of this package (``mmdenoiserep.version``) makes it fall
     back to ``find_spec``, whose folder is the imported package's own, wheel or editable install alike.
+    The import must come first: mmengine accepts a ``pkg::`` scope only if the dict ``MODULE2PACKAGE`` of
+    mmengine/config/utils.py (a literal of the OpenMMLab toolboxes) holds it, which no installed file or
+    package metadata can extend. So ``import mmdenoiserep`` before ``Config.fromfile`` of a config that inherits
+    ``mmdenoiserep::`` (that config's own ``custom_imports`` come too late: mmengine imports them after it has
+    resolved the bases).
     """
     try:
         from mmengine.config.utils import MODULE2PACKAGE
