@@ -41,6 +41,7 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device='cpu',
     ``checkpoint``: an mmengine checkpoint or a bare state_dict (DDP's ``module.`` prefix dropped) whose keys
     and shapes are exactly the model's (`load_state_dict_exact`); a missing, truncated or unreadable file, an
     unfused DenoiseRep checkpoint for a model without denoisers, or any key mismatch: InputError (one line).
+    Local files only.
     """
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
@@ -56,7 +57,7 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device='cpu',
 
 def _load_exactly(model: torch.nn.Module, path: str) -> None:
     """Load the checkpoint file ``path`` into ``model``, exactly its keys and shapes; else InputError."""
-    check_checkpoint_file(path)
+    _check_intact(path, 'checkpoint')
     try:
         checkpoint = load_checkpoint_file(path)
     except Exception as error:  # torch raises several types for corrupt or foreign files
@@ -69,7 +70,7 @@ def _load_exactly(model: torch.nn.Module, path: str) -> None:
     try:
         load_state_dict_exact(model, state_dict)
     except ValueError as error:
-        raise InputError(f'checkpoint {path} does not match the model: {first_line(error)}') from error
+        raise InputError(f'checkpoint {path} does not match the model: {error}') from error
 
 
 def _init_cpu_process_group(cfg: Config) -> None:
@@ -118,22 +119,22 @@ def resolve_resume(cfg: Config, resume: Optional[str]) -> str:
             return f'--resume: no checkpoint in {cfg.work_dir} yet: starting from {start}'
     elif resume is None:
         return f'starting from load_from {cfg.load_from}' if cfg.get('load_from') else ''
-    _check_resume_checkpoint(resume)
+    _check_intact(resume, 'resume checkpoint', ': delete it, or resume from an earlier one with --resume PATH')
     cfg.resume, cfg.load_from = True, resume
     return f'resuming from {resume}'
 
 
-def _check_resume_checkpoint(path: str) -> None:
-    """InputError unless ``path`` is a complete checkpoint whose every archive member passes its CRC check."""
-    check_checkpoint_file(path, 'resume checkpoint')
+def _check_intact(path: str, what: str, fix: str = '') -> None:
+    """InputError (``what``, then ``fix``) unless ``path`` is a complete checkpoint whose every archive member
+    passes its CRC check (torch itself reads flipped bytes inside a tensor without noticing)."""
+    check_checkpoint_file(path, what)
     try:
         with zipfile.ZipFile(path) as archive:
             corrupt = archive.testzip()
     except (zipfile.BadZipFile, OSError) as error:
         corrupt = str(error)
     if corrupt is not None:
-        raise InputError(f'resume checkpoint {path} is corrupt ({corrupt} fails its check): delete it, or resume '
-                         'from an earlier one with --resume PATH')
+        raise InputError(f'{what} {path} is corrupt ({corrupt} fails its check){fix}')
 
 
 def check_data(cfg: Config, *loaders: str) -> None:

@@ -201,3 +201,38 @@ def test_bad_input_fails_in_one_line_without_output(name, args, make, expected, 
     created = {p for p in tmp_path.rglob('*') if p.is_file()} - before
     outputs = [p for p in created if p.suffix in ('.pth', '.json', '.png', '.pkl') or p.name.endswith('.tmp')]
     assert not outputs, outputs  # logs of a started run aside, nothing was written
+
+
+def unfused_into_baseline(checkpoint, tmp_path):
+    return checkpoint
+
+
+# apis.build_model(cfg, checkpoint): the config (its RESNET18 options), a bad checkpoint, the one error line
+BUILD_CASES = [
+    ('missing', CONFIG, RESNET18, lambda c, t: t / 'missing.pth', 'checkpoint not found'),
+    ('folder', CONFIG, RESNET18, directory, 'not found'),
+    ('truncated', CONFIG, RESNET18, truncated(0.5), 'is not a complete torch checkpoint'),
+    ('corrupt', CONFIG, RESNET18, corrupt, 'is corrupt'),
+    ('other-model', CONFIG, RESNET18, other_model, 'does not match the model: unexpected 128 keys'),
+    ('fused-into-denoiserep', CONFIG, RESNET18, fused, 'does not match the model: missing'),
+    ('unfused-into-baseline', BASELINE, ['model.backbone.depth=18', 'model.head.in_channels=512'],
+     unfused_into_baseline, 'is an unfused DenoiseRep checkpoint'),
+]
+
+
+@pytest.mark.parametrize('config, options, make, expected', [pytest.param(*c[1:], id=c[0]) for c in BUILD_CASES])
+def test_build_model_refuses_a_bad_checkpoint_in_one_line(config, options, make, expected, checkpoint, tmp_path):
+    from config_helpers import load
+
+    from mmdenoiserep.utils import InputError
+    with pytest.raises(InputError) as error:
+        build_model(load(config, *options), str(make(checkpoint, tmp_path)))
+    assert expected in str(error.value) and '\n' not in str(error.value), str(error.value)
+
+
+def test_build_model_loads_exactly_in_eval_mode(checkpoint):
+    from config_helpers import load
+    model = build_model(load(CONFIG, *RESNET18), str(checkpoint), device='cpu')
+    saved = torch.load(checkpoint, weights_only=True)['state_dict']
+    assert not model.training and all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())
+    assert next(model.parameters()).device.type == 'cpu'
