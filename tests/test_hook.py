@@ -159,9 +159,9 @@ def two_layer_model():
 def train_loop(kind: str, length: int):
     """An EpochBasedTrainLoop of ``length`` epochs or an IterBasedTrainLoop of ``length`` iterations."""
     from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
-    loop = object.__new__(EpochBasedTrainLoop if kind == 'epoch' else IterBasedTrainLoop)
-    loop._max_epochs, loop._max_iters = (length, length * 10) if kind == 'epoch' else (1, length)
-    return loop
+    max_epochs, max_iters = (length, length * 10) if kind == 'epoch' else (1, length)
+    return type('StandInLoop', (EpochBasedTrainLoop if kind == 'epoch' else IterBasedTrainLoop,),
+                dict(__init__=lambda self: None, max_epochs=max_epochs, max_iters=max_iters))()
 
 
 class LossModel(torch.nn.Module):

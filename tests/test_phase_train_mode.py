@@ -24,10 +24,10 @@ class RunningStatsMoved(Hook):
         self.moved = []
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        self._before = running_stats(runner.model)
+        self.before = running_stats(runner.model)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        self.moved.append(changed(self._before, running_stats(runner.model)))
+        self.moved.append(changed(self.before, running_stats(runner.model)))
 
 
 def test_finetune_phase_starting_mid_epoch_trains_the_norm_layers(tmp_path):
