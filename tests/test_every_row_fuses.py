@@ -1,6 +1,6 @@
 """Every metafile row's DenoiseRep config fuses as the README shows it (``tools/fuse_ckpt.py CONFIG CKPT OUT``,
-no ``--baseline-config``) into a checkpoint that the row's baseline config loads with strict=True, and
-tools/benchmark.py builds its three models from the same config.
+checked in ``strip_denoiserep(cfg.model)``, the one deploy form) into a checkpoint that the row's baseline
+config loads with strict=True, and tools/benchmark.py builds its three models from the same config.
 
 Building a model must not change the config it came from: mmdet's DETRHead writes a tensor into
 ``loss_cls.class_weight``, and the baseline built next from the same config failed ("Expected class_weight to
