@@ -234,8 +234,8 @@ def test_bad_inputs_fail_in_one_line_without_output(setup, tmp_path, case, messa
     _, _, paths = setup
     out_dir = tmp_path / 'out'
     checkpoint = dict(missing_checkpoint=tmp_path / 'nothing.pth').get(case, paths.get(case, paths['zero']))
-    config = 'configs/missing.py' if case == 'missing_config' else CONFIG
-    options = OPTIONS + ['model.backbone.deploy=True'] if case == 'no_denoisers' else OPTIONS
+    config = {'missing_config': 'configs/missing.py', 'no_denoisers': 'configs/resnet50_in1k.py'}.get(case, CONFIG)
+    options = ['model.backbone.depth=18', 'model.head.in_channels=512'] if case == 'no_denoisers' else OPTIONS
     extra = ['--batches', 0] if case == 'batches' else []
     code, _ = run_in_process(*tool_args(checkpoint, out_dir, *extra, config=config, options=options))
     assert isinstance(code, str) and len(code.splitlines()) == 1, code
