@@ -256,7 +256,7 @@ def test_a_non_finite_value_stops_training_before_the_step(tmp_path, at, name, p
 
 def test_without_the_check_a_diverged_model_is_not_saved(tmp_path):
     cfg = classifier_cfg(tmp_path, 'train_cfg.max_epochs=1')
-    cfg.custom_hooks[0].check_finite = False
+    cfg.default_hooks.non_finite_check.every_iteration = False
     runner = build_runner(cfg)
     runner.register_hook(Poison(2, 'backbone.conv1'))  # NaN from the stem: the whole network diverges
     with pytest.raises(NonFiniteError, match=r'holds non-finite values in the checkpoint of epoch 1, iteration 5: '
