@@ -309,7 +309,7 @@ def test_before_train_refuses_a_model_without_denoisers_and_ddp_that_waits_for_f
     with pytest.raises(InputError) as raised:
         DenoiseRepHook().before_train(stand_in_runner(torch.nn.Linear(2, 2), train_loop('epoch', 2)))
     assert str(raised.value) == ("DenoiseRepHook: the model has no denoising layers; wrap its backbone in "
-                                 "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...) (deploy=False)")
+                                 "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...)")
     ddp = MMDistributedDataParallel(two_layer_model(), find_unused_parameters=False)
     with pytest.raises(InputError) as raised:
         DenoiseRepHook().before_train(stand_in_runner(ddp, train_loop('epoch', 2)))

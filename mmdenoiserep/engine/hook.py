@@ -159,7 +159,7 @@ class DenoiseRepHook(Hook):
         model = self._unwrap(runner)
         if not denoising_layers(model):
             raise InputError('DenoiseRepHook: the model has no denoising layers; wrap its backbone in '
-                             "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...) (deploy=False)")
+                             "dict(type='mmdenoiserep.DenoiseRepBackbone', backbone=...)")
         self._count_epochs = self._counts_epochs(runner.train_loop)
         if (is_model_wrapper(runner.model) and set(self.phases) != {'joint'}
                 and not getattr(runner.model, 'find_unused_parameters', True)):
