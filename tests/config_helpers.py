@@ -7,7 +7,7 @@ import pytest
 import yaml
 from mmengine.config import Config, DictAction
 
-from mmdenoiserep.runner import load_config
+from mmdenoiserep.cli import load_config
 
 
 def load(config: str, *options: str, tiny: bool = True, work_dir=None, launcher: str = 'none') -> Config:

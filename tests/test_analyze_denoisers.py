@@ -21,7 +21,7 @@ from tool_helpers import load_tool
 
 from mmdenoiserep import set_phase
 from mmdenoiserep.core.phases import enter_phase
-from mmdenoiserep.runner import build_model
+from mmdenoiserep.apis import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / 'tools' / 'analyze_denoisers.py'

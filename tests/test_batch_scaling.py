@@ -8,7 +8,7 @@ import pytest
 from mmengine.config import Config
 from tool_helpers import load_tool
 
-from mmdenoiserep.runner import total_batch_size
+from mmdenoiserep.apis import total_batch_size
 
 
 def cfg_of(batch_size, base, global_batch=False, launcher='pytorch'):
@@ -63,7 +63,7 @@ def test_auto_scale_lr_scales_by_the_total_batch(monkeypatch):
 def test_tiny_runs_amp_configs_without_amp_on_a_cpu(monkeypatch):
     import torch
 
-    from mmdenoiserep.tiny import tiny_config
+    from mmdenoiserep.testing.tiny_config import tiny_config
     cfg = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', loss_scale='dynamic', dtype='float16',
                                          optimizer=dict(type='SGD', lr=0.1))))
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)

@@ -15,7 +15,7 @@ from config_helpers import experiments, load, paths
 from tool_helpers import load_tool, run_tool
 
 from mmdenoiserep import denoiser_parameters, denoising_layers
-from mmdenoiserep.runner import build_model
+from mmdenoiserep.apis import build_model
 from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
 
 

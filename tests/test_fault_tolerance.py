@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.registry import MODELS
 from runner_helpers import classifier_cfg
 from tool_helpers import run_tool
 
 from mmdenoiserep import denoising_layers, fuse_denoisers
+from mmdenoiserep.apis import build_model, build_runner
 from mmdenoiserep.engine import AtomicCheckpointHook, AtomicLocalBackend, ReseedHook
 from mmdenoiserep.engine.reseed_hook import derived_seed
-from mmdenoiserep.runner import build_runner
 from mmdenoiserep.utils import NonFiniteError, load_checkpoint_file, write_atomically
 
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
@@ -339,10 +338,8 @@ def test_fuse_ckpt_ema_flag_needs_ema_weights_and_ddp_prefixes_are_dropped(ema_r
 
 def test_fused_weights_are_float32_under_bfloat16_autocast_and_outputs_match():
     from config_helpers import load
-    from mmengine.registry import DefaultScope
     torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(load('configs/resnet50_denoiserep_in1k.py', *RESNET18).model).eval()
+    model = build_model(load('configs/resnet50_denoiserep_in1k.py', *RESNET18))
     with torch.no_grad():
         for _, layer in denoising_layers(model):
             layer.denoiser.weight.normal_(std=0.02)

@@ -9,7 +9,7 @@ from runner_helpers import RESNET18, LossRecord, Snapshots, changed, tiny_cfg
 from mmdenoiserep import denoising_layers, fuse_denoisers
 from mmdenoiserep.core.phases import backbone_only_blocker, is_backbone_only, set_backbone_only
 from mmdenoiserep.models import strip_denoiserep
-from mmdenoiserep.runner import build_runner
+from mmdenoiserep.apis import build_runner
 from mmdenoiserep.utils import load_state_dict_exact
 
 

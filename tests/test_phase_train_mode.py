@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 from runner_helpers import IterationRecord, changed, classifier_cfg
 
-from mmdenoiserep.runner import build_runner
+from mmdenoiserep.apis import build_runner
 
 
 def running_stats(model) -> dict:

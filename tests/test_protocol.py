@@ -13,8 +13,8 @@ from runner_helpers import IterationRecord, LossRecord, Snapshots, changed, clas
 from mmdenoiserep import denoising_layers
 from mmdenoiserep.core.phases import enter_phase, is_backbone_only
 from mmdenoiserep.models import strip_denoiserep
-from mmdenoiserep.runner import build_runner
-from mmdenoiserep.tiny import TINY_ITERS
+from mmdenoiserep.apis import build_runner
+from mmdenoiserep.testing.tiny_config import TINY_ITERS
 from mmdenoiserep.utils import InputError
 
 
@@ -57,7 +57,7 @@ def test_by_epoch_under_an_iteration_loop_is_refused(tmp_path):
 def test_tiny_gives_iteration_phases_to_iteration_loops():
     from mmengine.config import Config
 
-    from mmdenoiserep.tiny import tiny_config
+    from mmdenoiserep.testing.tiny_config import tiny_config
     cfg = Config.fromfile('configs/fcn_r50_denoiserep_ade20k.py')  # IterBasedTrainLoop (mmseg)
     cfg.custom_hooks[0].pop('by_epoch', None)  # unset: follows the loop
     hook = tiny_config(cfg).custom_hooks[0]

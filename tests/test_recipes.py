@@ -12,10 +12,10 @@ import torch
 from config_helpers import ROOT
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
 
 import mmdenoiserep  # noqa: F401  (registers the mmdenoiserep.* types)
 from mmdenoiserep import denoiser_parameters, denoising_layers
+from mmdenoiserep.apis import build_model
 from mmdenoiserep.engine import DenoiseRepHook
 
 REID = 'RG12138/DenoiseRep Person-ReID/TransReID-SSL/transreid_pytorch'
@@ -167,11 +167,9 @@ def test_reid_denoiserep_config_is_the_authors_recipe(row):
 
 
 def reid_model(row):
-    init_default_scope('mmpretrain')
-    from mmpretrain.registry import MODELS
     cfg = config(f'transreid_ssl_vit_s_denoiserep_{row}')
     cfg.model.backbone.backbone.init_cfg = None  # the LUPerson checkpoint is not shipped
-    return cfg, MODELS.build(cfg.model)
+    return cfg, build_model(cfg).train()
 
 
 def test_reid_optimizer_groups_follow_make_optimizer():
@@ -233,12 +231,10 @@ def test_swinv2_weight_decay_follows_set_weight_decay():
     """optimizer.py set_weight_decay: no decay for 1-D parameters, biases, no_weight_decay() names and
     no_weight_decay_keywords() (cpb_mlp, logit_scale): denoisers of cpb_mlp layers included; one LR for all."""
     authors = SWIN_AUTHORS
-    init_default_scope('mmpretrain')
-    from mmpretrain.registry import MODELS
     cfg = config('swinv2_t_denoiserep_in1k')
     cfg.model.backbone.update(example_input_shape=(1, 3, 64, 64))
     cfg.model.backbone.backbone.update(img_size=64, pad_small_map=True)
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg).train()
     assert len(denoising_layers(model.backbone)) == SWIN_ROWS['swinv2_t']['layers']
     wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
     wrapper_cfg.pop('loss_scale')

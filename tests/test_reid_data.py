@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mmdenoiserep.tiny_data as mtd
+import mmdenoiserep.testing.tiny_data as mtd
 from mmdenoiserep.datasets import (CUHK03, MSMT17, DukeMTMCReID, IdentityBatchSampler, Market1501, VehicleID)
 from mmdenoiserep.utils import InputError
 

@@ -8,17 +8,16 @@ import textwrap
 
 from config_helpers import ROOT
 
-#: Imports every module of the package but the scaffolding and its deprecated aliases, then loads a config
+#: Imports every module of the package but the scaffolding, then loads a config
 #: as the tools do, without and with --tiny; prints the scaffolding modules imported after each step.
 SCRIPT = textwrap.dedent('''
     import argparse, importlib, json, pkgutil, sys
     import mmdenoiserep
-    ALIASES = {'mmdenoiserep.tiny', 'mmdenoiserep.tiny_data'}  # deprecated names of the scaffolding
     names, packages = [], [mmdenoiserep]
     while packages:  # (pkgutil.walk_packages would import mmdenoiserep.testing to look inside)
         package = packages.pop()
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + '.'):
-            if module.name == 'mmdenoiserep.testing' or module.name in ALIASES:
+            if module.name == 'mmdenoiserep.testing':
                 continue
             names.append(module.name)
             imported = importlib.import_module(module.name)

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torchvision
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
 
 from config_helpers import ROOT
+
+from mmdenoiserep.apis import build_model
 
 TOOL = ROOT / 'tools' / 'model_converters' / 'torchvision_resnet_to_mmpretrain.py'
 
@@ -47,8 +47,7 @@ def torchvision_resnet50():
 @pytest.fixture(scope='module')
 def mmpretrain_resnet50():
     """The model of configs/resnet50_in1k.py (ResNet-50 + GlobalAveragePooling + LinearClsHead)."""
-    init_default_scope('mmpretrain')
-    model = MODELS.build(Config.fromfile(str(ROOT / 'configs' / 'resnet50_in1k.py')).model)
+    model = build_model(Config.fromfile(str(ROOT / 'configs' / 'resnet50_in1k.py')))
     return model.double().eval()  # float32 checkpoints load into it cast
 
 

@@ -1,4 +1,4 @@
-"""``mmdenoiserep.TinyCIFAR10``: mmpretrain's CIFAR10 on the tiny set that `mmdenoiserep.tiny_data` makes.
+"""``mmdenoiserep.TinyCIFAR10``: mmpretrain's CIFAR10 on the tiny set that `mmdenoiserep.testing.tiny_data` makes.
 
 mmpretrain's CIFAR10 checks the md5 sums of the real batch files and downloads the real set when they
 differ, so no tiny set passes it. This class is the same dataset without those sums, which CIFAR10's
