@@ -208,7 +208,8 @@ def test_denoiserep_model_builds_at_tiny_scale(model):
 #: tools, ``mim train``, a plain ``Runner.from_cfg``) writes atomic checkpoints, reseeds, and checks checkpoints.
 RUNTIME_HOOKS = {'checkpoint': 'mmdenoiserep.AtomicCheckpointHook', 'reseed': 'mmdenoiserep.ReseedHook',
                  'unfused_checkpoint_check': 'mmdenoiserep.UnfusedCheckpointCheckHook',
-                 'fused_checkpoint_check': 'mmdenoiserep.FusedCheckpointCheckHook'}
+                 'fused_checkpoint_check': 'mmdenoiserep.FusedCheckpointCheckHook',
+                 'non_finite_check': 'mmdenoiserep.NonFiniteCheckHook'}
 
 
 @pytest.mark.parametrize('path', sorted(osp.relpath(p, ROOT) for p in glob.glob(str(ROOT / 'configs' / '*.py'))))
