@@ -505,6 +505,8 @@ def test_read_layers_are_listed_at_their_place_as_the_module_that_stands_for_the
     assert list(convertible_layers(model, (nn.Linear,), readers())) == [
         ('stem', model.stem), ('block.proj', model.block.proj), ('biased.proj', model.biased.proj),
         ('two.first', model.two.first), ('two.inner.second', model.two.inner.second), ('head', model.head)]
+    assert list(convertible_layers(model, (ReadsTwo,), readers())) == [  # the owner's type listed
+        ('two.first', model.two.first), ('two.inner.second', model.two.inner.second)]
     scans = Scans()
     assert list(convertible_layers(scans, (EinsumProjection,), readers())) == [('scan.x_proj', scans.scan)]
     separate = nn.ModuleDict(dict(attn=nn.MultiheadAttention(8, 2, kdim=4, vdim=4)))
@@ -530,7 +532,7 @@ def test_attention_with_separate_key_and_value_weights_denoises_out_proj():
 def test_hooks_of_the_user_see_the_owners_output_and_the_attention_weights_stay():
     """A forward hook registered on the attention before add_denoisers sees what the attention returns
     (out_proj already applied after the identity shown in training), and the attention weights are returned
-    as the stock ones (the denoise phase computes the stock attention)."""
+    as the stock ones (the denoise phase computes the stock attention); inputs by keyword."""
     torch.manual_seed(0)
     x = torch.randn(2, 6, 8, dtype=torch.float64)
     stock = nn.MultiheadAttention(8, 2, batch_first=True).double()
@@ -539,7 +541,7 @@ def test_hooks_of_the_user_see_the_owners_output_and_the_attention_weights_stay(
     model = converted(stock, (x, x, x), layer_types=(nn.MultiheadAttention,))
     set_phase(model, 'denoise')
     with torch.no_grad():
-        output = model.train()(x, x, x)
+        output = model.train()(query=x, key=x, value=x)
         reference = stock.train()(x, x, x)
     assert seen[-2] is output and len(output) == 2
     for actual, expected in zip(output, reference):

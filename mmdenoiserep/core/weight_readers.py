@@ -231,9 +231,10 @@ class MultiheadAttentionReader(ArgumentReader):
     its input; in eval it is shown as (W', b'), as the fused attention computes. An attention with separate
     q/k/v weights (kdim or vdim != embed_dim) reads out_proj only."""
 
-    def __init__(self):
-        super().__init__({'in_proj': WeightRead(((0, 'query'), (1, 'key'), (2, 'value')), 'in_proj_weight',
-                                                'in_proj_bias')})
+    reads = {'in_proj': WeightRead(((0, 'query'), (1, 'key'), (2, 'value')), 'in_proj_weight', 'in_proj_bias')}
+
+    def __init__(self):  # ``reads`` is the class's
+        pass
 
     def layers(self, owner: nn.Module) -> Dict[str, nn.Module]:
         packed = {'in_proj': owner} if owner.in_proj_weight is not None else {}
