@@ -8,11 +8,12 @@ this project to the stock OpenMMLab tools: ``_base_ = 'mmdenoiserep::denoiserep/
 from any folder, and the checkpoints its runs write load with torch's ``weights_only`` safety on.
 """
 from .core import (add_denoisers, denoise_loss, denoiser_parameters, denoiser_report, denoising_layers,
-                   fuse_denoisers, fused_weights_cached, set_phase)
+                   enter_phase, freeze_running_stats, fuse_denoisers, fused_weights_cached, set_phase)
 from .version import __version__
 
 __all__ = ['add_denoisers', 'denoise_loss', 'denoiser_parameters', 'denoiser_report', 'denoising_layers',
-           'fuse_denoisers', 'fused_weights_cached', 'set_phase', '__version__']
+           'enter_phase', 'freeze_running_stats', 'fuse_denoisers', 'fused_weights_cached', 'set_phase',
+           '__version__']
 
 
 def _open_to_mmengine() -> None:

@@ -5,6 +5,7 @@ from .convert import (DEFAULT_MAPPING, add_denoisers, convertible_layers, denois
 from .fusion import fuse_denoiser_weights
 from .layers import (NOISE_LOSSES, PHASES, AffineNoisePredictor, DenoisingConv2d, DenoisingLayer,
                      DenoisingLinear)
+from .phases import backbone_only, backbone_only_blocker, enter_phase, is_backbone_only, set_backbone_only
 from .schedule import StepCoefficients, step_coefficients
 from .weight_readers import (DEFAULT_WEIGHT_READERS, ArgumentReader, DenoisingReadWeight, MultiheadAttentionReader,
                              WeightRead, WeightReader, get_default_weight_readers, register_weight_reader)
@@ -15,5 +16,6 @@ __all__ = [
     'keeps_running_stats', 'selected_layers', 'set_phase', 'fuse_denoiser_weights', 'NOISE_LOSSES', 'PHASES',
     'AffineNoisePredictor', 'DenoisingConv2d', 'DenoisingLayer', 'DenoisingLinear', 'StepCoefficients',
     'step_coefficients', 'DEFAULT_WEIGHT_READERS', 'ArgumentReader', 'DenoisingReadWeight', 'MultiheadAttentionReader',
-    'WeightRead', 'WeightReader', 'get_default_weight_readers', 'register_weight_reader'
+    'WeightRead', 'WeightReader', 'get_default_weight_readers', 'register_weight_reader', 'backbone_only',
+    'backbone_only_blocker', 'enter_phase', 'is_backbone_only', 'set_backbone_only'
 ]
