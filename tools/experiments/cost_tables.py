@@ -1,6 +1,6 @@
-"""The README's cost table: tools/benchmark.py on the paper's backbones, one fresh process each.
+"""The cost tables of docs/results.md: tools/benchmark.py on the paper's backbones, one fresh process each.
 
-    python tools/experiments/benchmarks.py [--only NAME ...] [--out work_dirs/benchmarks] [--repeats 30]
+    python tools/experiments/cost_tables.py [--only NAME ...] [--out work_dirs/benchmarks] [--repeats 30]
 
 Each row runs ``tools/benchmark.py CONFIG --tiny`` (random weights, no download; the tiny data for the
 training batch) with the input size of its config and ``--loss-positions 0.5 0.25 0.1``; classifiers train
