@@ -186,7 +186,7 @@ def expected_row(model, name, x):
     generator = torch.Generator().manual_seed(SEED * 1000003 + step)  # the tool's documented noise draws
     eps = torch.randn(x.shape, generator=generator).double()
     x_t = math.sqrt(abar) * x.double() + math.sqrt(1 - abar) * eps
-    a = layer.denoiser.weight.detach().double()  # (C, C): a bias-free conv gets a bias-free predictor
+    a = layer.denoiser.weight.detach().double()  # (C, C): a bias-free conv gets a bias-free denoiser
     assert layer.denoiser.bias is None
     pred = torch.einsum('ij,njhw->nihw', a, x_t)
 

@@ -255,13 +255,13 @@ def test_positions_subset_of_an_unbatched_conv_input_matches_its_batch_of_one():
 @pytest.mark.parametrize('groups', [1, 3])
 @pytest.mark.parametrize('bias', [True, False])
 def test_forward_rows_is_the_predictor_on_channels_last_rows(groups, bias):
-    """forward_rows (used by the subset loss) against the conv predictor on the same positions, float64."""
-    from mmdenoiserep.core.layers import AffineNoisePredictor
+    """forward_rows (used by the subset loss) against the conv denoiser on the same positions, float64."""
+    from mmdenoiserep.core.layers import AffineDenoiser
     torch.manual_seed(0)
-    predictor = AffineNoisePredictor(6, groups=groups, bias=bias, channel_dim=1, dtype=torch.float64)
-    for parameter in predictor.parameters():
+    denoiser = AffineDenoiser(6, groups=groups, bias=bias, channel_dim=1, dtype=torch.float64)
+    for parameter in denoiser.parameters():
         nn.init.normal_(parameter)
     x = torch.randn(2, 6, 3, 4, dtype=torch.float64)
     rows = x.permute(0, 2, 3, 1).reshape(-1, 6)
-    expected = predictor(x).permute(0, 2, 3, 1).reshape(-1, 6)
-    torch.testing.assert_close(predictor.forward_rows(rows), expected, rtol=0, atol=1e-12)
+    expected = denoiser(x).permute(0, 2, 3, 1).reshape(-1, 6)
+    torch.testing.assert_close(denoiser.forward_rows(rows), expected, rtol=0, atol=1e-12)

@@ -1,6 +1,6 @@
 """A checkpoint carries each denoising layer's step and schedule (issue 22, item 2).
 
-The predictor's ``_extra_state`` (``<layer>.denoiser._extra_state``) stores num_steps, beta_range, the step t
+The denoiser's ``_extra_state`` (``<layer>.denoiser._extra_state``) stores num_steps, beta_range, the step t
 and the noise loss; loading it into a layer whose schedule differs is refused in one line naming the layer and
 both values, strict or not (mmengine's ``load_checkpoint`` included); a baseline checkpoint, which has no
 denoiser entries, loads as before; a fused state_dict has exactly the stock keys.
@@ -21,7 +21,7 @@ SCHEDULE = dict(num_steps=1000, beta_range=(1e-4, 2e-3))
 
 
 def plain():
-    """A stock model with a conv, linears and an nn.MultiheadAttention (its in_proj is a DenoisingInProjection)."""
+    """A stock model with a conv, linears and an nn.MultiheadAttention (its in_proj is a DenoisingReadWeight)."""
     torch.manual_seed(0)
     return nn.Sequential(OrderedDict(
         stem=nn.Conv2d(3, 4, 3, padding=1), pool=nn.AdaptiveAvgPool2d(2), flat=nn.Flatten(1),
@@ -131,7 +131,7 @@ def test_the_attention_projection_stores_and_checks_its_schedule():
 
 
 def test_the_noise_loss_is_stored_but_not_checked():
-    """It trains the predictor and fuses into nothing: a checkpoint may be trained further with another one."""
+    """It trains the denoiser and fuses into nothing: a checkpoint may be trained further with another one."""
     checkpoint = converted(noise_loss='l1').state_dict()
     model = converted(noise_loss='l2')
     model.load_state_dict(checkpoint)

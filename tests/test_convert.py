@@ -77,7 +77,7 @@ def test_denoise_phase_computes_the_original_model(arch):
 
 
 def test_denoise_phase_trains_only_denoisers_and_lowers_the_loss():
-    """Structured features (rank 4 of 32, plus noise): the noise predictor learns to recover the noise."""
+    """Structured features (rank 4 of 32, plus noise): the denoiser learns to recover the noise."""
     torch.manual_seed(0)
     model = add_denoisers(nn.Sequential(nn.Linear(32, 8)), beta_range=(0.05, 0.05), num_steps=1)
     set_phase(model, 'denoise')
@@ -187,7 +187,7 @@ def test_set_phase_changes_requires_grad_only():
 
 @pytest.mark.parametrize('bias', [True, False])
 def test_denoise_loss_without_recorded_calls_is_a_zero_of_the_predictors_dtype(bias):
-    """A bias-free layer's predictor has one Parameter (A); a model without denoising layers gives a
+    """A bias-free layer's denoiser has one Parameter (A); a model without denoising layers gives a
     float32 zero."""
     model = add_denoisers(nn.Sequential(nn.Linear(2, 2, bias=bias)).double())
     for zero, dtype in ((denoise_loss(model), torch.float64), (denoise_loss(nn.Linear(2, 2).double()), torch.float32)):
@@ -281,7 +281,7 @@ def test_finetune_records_no_loss():
     set_phase(model, 'finetune')
     model.train()(make_inputs()[0])
     assert denoise_loss(model, per_layer=True) == {} and float(denoise_loss(model)) == 0.0
-    zero = denoise_loss(model)  # on the predictors' device and dtype, a scalar
+    zero = denoise_loss(model)  # on the denoisers' device and dtype, a scalar
     assert zero.dtype == torch.float64 and zero.shape == () and not zero.requires_grad
     set_phase(model, 'joint')
     model(make_inputs()[0])
@@ -358,7 +358,7 @@ def hand_coefficients(step):
 
 def test_repr_shows_each_layer_its_step_coefficients_and_phase():
     """print(model) of a converted model: the stock layer's fields, then step, c3, c1 (6 significant
-    digits, from method.md's formulas) and phase; the predictor's channels, groups and bias."""
+    digits, from method.md's formulas) and phase; the denoiser's channels, groups and bias."""
     model = conv_and_linear('denoise')
 
     def expected(step):
@@ -370,7 +370,7 @@ def test_repr_shows_each_layer_its_step_coefficients_and_phase():
     assert linear.extra_repr() == f'in_features=6, out_features=3, bias=True, {expected(1)}'
     assert conv.denoiser.extra_repr() == 'channels=4, groups=2, bias=False'  # a layer without b: no a
     assert linear.denoiser.extra_repr() == 'channels=6, groups=1, bias=True'
-    assert '(denoiser): AffineNoisePredictor(channels=6, groups=1, bias=True)' in repr(model)
+    assert '(denoiser): AffineDenoiser(channels=6, groups=1, bias=True)' in repr(model)
 
 
 def test_denoiser_report_is_a_table_of_the_layers_by_step():

@@ -19,7 +19,7 @@ TIGHT = dict(rtol=1e-12, atol=1e-12)
 
 
 def denoised(model_class=TinyResNet, seed=0):
-    """``model_class`` in float64 with denoisers, random predictors and norm statistics, in eval mode."""
+    """``model_class`` in float64 with denoisers, random denoisers and norm statistics, in eval mode."""
     torch.manual_seed(seed)
     model = model_class().double()
     add_denoisers(model, example_inputs=torch.randn(1, 3, 8, 8, dtype=torch.float64))

@@ -145,7 +145,7 @@ def test_bias_free_layer_gets_bias_free_denoiser():
 def test_denoising_layers_construct_like_their_stock_class():
     """Direct construction: the stock constructor's arguments and defaults, a zero predictor of the right
     shape (C x C/g, a bias only with the layer's), phase 'joint', nothing recorded or cached."""
-    from mmdenoiserep.core import AffineNoisePredictor
+    from mmdenoiserep.core import AffineDenoiser
     c = step_coefficients(3, 10)
     special = dict(stride=2, padding=1, dilation=2, groups=2, bias=False, padding_mode='reflect')
     for stock, made, channels, groups in [
@@ -157,11 +157,11 @@ def test_denoising_layers_construct_like_their_stock_class():
         assert made.weight.shape == stock.weight.shape and (made.bias is None) == (stock.bias is None)
         assert (made.schedule, made.step, made.noise_loss, made.phase) == (c, 3, 'l1+l2', 'joint')
         assert (made.recorded_inputs, made.reuse_fused_weights, made._fused_cache) == ([], True, None)
-        predictor = made.denoiser
-        assert predictor.weight.shape == (channels, channels // groups) and predictor.groups == groups
-        assert predictor.channel_dim == (1 if isinstance(made, nn.Conv2d) else -1)
-        assert (predictor.bias is None) == (stock.bias is None)
-        assert all(p.abs().sum() == 0 for p in predictor.parameters())
+        denoiser = made.denoiser
+        assert denoiser.weight.shape == (channels, channels // groups) and denoiser.groups == groups
+        assert denoiser.channel_dim == (1 if isinstance(made, nn.Conv2d) else -1)
+        assert (denoiser.bias is None) == (stock.bias is None)
+        assert all(p.abs().sum() == 0 for p in denoiser.parameters())
     for made in (DenoisingConv2d(4, 6, 3, c, noise_loss='l2', device='meta', dtype=torch.float64),
                  DenoisingLinear(4, 3, c, noise_loss='l2', device='meta', dtype=torch.float64)):
         assert made.noise_loss == 'l2' and made.weight.dtype == made.denoiser.weight.dtype == torch.float64
@@ -171,7 +171,7 @@ def test_denoising_layers_construct_like_their_stock_class():
     assert DenoisingConv2d._layer_kwargs(nn.Conv2d(4, 6, 3, **special)) == dict(
         in_channels=4, out_channels=6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(2, 2), groups=2,
         bias=False, padding_mode='reflect')
-    default = AffineNoisePredictor(4)
+    default = AffineDenoiser(4)
     assert (default.groups, default.channel_dim, default.bias.shape, default.weight.dtype) == (
         1, -1, (4,), torch.float32)
     with pytest.raises(ValueError) as raised:
@@ -209,7 +209,7 @@ def test_fuse_denoiser_weights_by_hand_and_what_it_refuses():
             fuse_denoiser_weights(*args, 0.9, 0.1, groups=2)
         assert str(raised.value) == message
     fused, fused_bias = fuse_denoiser_weights(weight, bias, noise_weight, None, 0.9, 0.1, groups=2)
-    assert fused_bias is bias  # no predictor bias a: b' = b
+    assert fused_bias is bias  # no denoiser bias a: b' = b
     eye = torch.eye(2, dtype=torch.float64)  # group g of W' = W_g (c3 I - c1 A_g), by hand
     for g in range(2):
         w_g, a_g = weight[3 * g:3 * g + 3].reshape(3, 2, 9), noise_weight[2 * g:2 * g + 2]

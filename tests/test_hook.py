@@ -408,7 +408,7 @@ def test_per_layer_losses_and_ratios_go_to_the_visualizer_and_one_line_to_the_lo
     model = LossModel()
     with torch.no_grad():
         for _, layer in denoising_layers(model):
-            layer.denoiser.weight.normal_(std=0.3)  # a predictor that is not the zero one
+            layer.denoiser.weight.normal_(std=0.3)  # a denoiser that is not the zero one
     hook = DenoiseRepHook(phases=('joint',))
     runner = stand_in_runner(model, hooks=[hook])
     hook.before_run(runner)

@@ -86,7 +86,7 @@ def test_loss_equals_the_hand_computation_with_fixed_noise_and_large_beta(kind, 
     expected = by_hand(x, noise, layer.denoiser.weight.detach(), layer.denoiser.bias.detach(),
                        math.prod(1 - b for b in BETAS[:STEP]), kind, channel_dim)
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)
-    loss.backward()  # the predictor is what the loss trains
+    loss.backward()  # the denoiser is what the loss trains
     assert layer.denoiser.weight.grad.abs().sum() > 0 and layer.weight.grad is None
 
 

@@ -105,7 +105,7 @@ def test_timm_cosine_refuses_bad_arguments(kwargs, message):
 
 def test_zero_predictor_loss_is_taken_on_the_same_noise(monkeypatch):
     """pop_noise_loss also gives the zero predictor's loss on the noise it drew: mean|eps| + mean eps^2 summed
-    over the calls; a fresh predictor (A = 0, a = 0) scores it exactly."""
+    over the calls; a fresh denoiser (A = 0, a = 0) scores it exactly."""
     coefficients = step_coefficients(3, num_steps=10)
     layer = DenoisingLinear.from_plain(nn.Linear(4, 3).double(), coefficients).train()
     layer.phase = 'denoise'
@@ -118,7 +118,7 @@ def test_zero_predictor_loss_is_taken_on_the_same_noise(monkeypatch):
     loss = layer.pop_noise_loss()
     expected = sum(e.abs().mean() + (e ** 2).mean() for e in draws)
     torch.testing.assert_close(layer.zero_predictor_loss, expected, rtol=1e-12, atol=0)
-    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)  # the initial predictor is the zero one
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)  # the initial denoiser is the zero one
     assert not layer.zero_predictor_loss.requires_grad
     assert layer.pop_noise_loss() is None and layer.zero_predictor_loss is None
 

@@ -11,7 +11,7 @@ layer records the inputs its weight is applied to, and reports for each converte
 
 - its step t and noise level s = sqrt(1 - abar_t);
 - the noise-prediction loss (method.md section 3: x_t = sqrt(abar_t) x + s eps, loss(A x_t + a, eps), the
-  layer's ``noise_loss``) of the trained predictor on the recorded inputs, that of the zero predictor
+  layer's ``noise_loss``) of the trained denoiser on the recorded inputs, that of the zero predictor
   (A = 0, a = 0: predicting zeros, the initial state) on the same noise draws, and their ratio
   (trained / zero; < 1 where the denoiser learned something; method.md section 7). The zero predictor's
   expected loss is sqrt(2/pi) + 1 = 1.798 under 'l1+l2';

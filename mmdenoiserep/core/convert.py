@@ -55,7 +55,7 @@ def denoising_layers(model: nn.Module) -> List[Tuple[str, DenoisingLayer]]:
 
 
 def denoiser_parameters(model: nn.Module) -> List[nn.Parameter]:
-    """The Parameters of every noise predictor (the only parameters DenoiseRep adds)."""
+    """The Parameters of every denoiser (the only parameters DenoiseRep adds)."""
     return [p for _, layer in denoising_layers(model) for p in layer.denoiser.parameters()]
 
 
@@ -289,14 +289,14 @@ def _freeze(param: nn.Parameter) -> None:
 def set_phase(model: nn.Module, phase: str) -> nn.Module:
     """Set the training phase of every denoising layer and the matching ``requires_grad`` flags.
 
-    denoise: predictors train, every other Parameter of ``model`` is frozen (those already frozen are
-    remembered as frozen by their owner). finetune: predictors frozen, the Parameters frozen by an
+    denoise: denoisers train, every other Parameter of ``model`` is frozen (those already frozen are
+    remembered as frozen by their owner). finetune: denoisers frozen, the Parameters frozen by an
     earlier 'denoise' are trainable again. joint: both. Parameter objects are never replaced; a
     Parameter frozen here loses its pending ``.grad``, so gradients accumulated in one phase are never
     applied in the next. Calls recorded for the noise-prediction loss are discarded.
 
     A backbone that re-freezes parts of itself in ``train()`` (mmdet/mmpretrain ``frozen_stages``)
-    freezes their predictors too: call ``set_phase`` after ``model.train()``, as DenoiseRepHook does.
+    freezes their denoisers too: call ``set_phase`` after ``model.train()``, as DenoiseRepHook does.
     """
     _check_module(model)
     if phase not in PHASES:
@@ -304,11 +304,11 @@ def set_phase(model: nn.Module, phase: str) -> nn.Module:
     layers = denoising_layers(model)
     if not layers:
         raise ValueError('model has no denoising layers; call add_denoisers first')
-    predictor_ids = {id(p) for p in denoiser_parameters(model)}
+    denoiser_ids = {id(p) for p in denoiser_parameters(model)}
     frozen: List[nn.Parameter] = getattr(model, _FROZEN_ATTR, [])
     if phase == 'denoise':
         for p in model.parameters():
-            if id(p) not in predictor_ids and p.requires_grad:
+            if id(p) not in denoiser_ids and p.requires_grad:
                 _freeze(p)
                 frozen.append(p)
     else:

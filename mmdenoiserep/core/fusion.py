@@ -1,4 +1,4 @@
-"""Exact fusion of an affine noise predictor into the following Linear/Conv2d layer (method.md section 4).
+"""Exact fusion of an affine denoiser into the following Linear/Conv2d layer (method.md section 4).
 
 With eps_hat = A x + a and x_hat = c3 x - c1 eps_hat, a layer y = W * x_hat + b equals one layer with
     W' = W (c3 I - c1 A),    b' = b - c1 W a,
@@ -17,7 +17,7 @@ __all__ = ['fuse_denoiser_weights']
 def fuse_denoiser_weights(weight: Tensor, bias: Optional[Tensor], noise_weight: Tensor,
                           noise_bias: Optional[Tensor], c3: float, c1: float,
                           groups: int = 1) -> Tuple[Tensor, Optional[Tensor]]:
-    """Fold the affine noise predictor (A, a) into the layer (W, b).
+    """Fold the affine denoiser (A, a) into the layer (W, b).
 
     Args:
         weight: W, shape (O, C/g, *kernel) (Linear: (O, C)).

@@ -1,16 +1,16 @@
-"""Denoising Linear and Conv2d: a layer plus an affine noise predictor that fuses into it exactly.
+"""Denoising Linear and Conv2d: a layer plus an affine denoiser that fuses into it exactly.
 
 DenoiseRep (Xu et al., NeurIPS 2024) reads embedding layer i as reverse step t_i of a diffusion chain:
 its input x is cleaned by x_hat = c3 x - c1 (A x + a) before the layer consumes it, and the affine
-predictor (A, a) is trained with the DDPM noise-prediction loss on x. Implementation choices
+denoiser (A, a) is trained with the DDPM noise-prediction loss on x. Implementation choices
 (method.md): A acts on the channel dimension (Conv2d: a block-diagonal 1x1 conv with the layer's groups,
-applied to the padded input so fusion is exact); a bias-free layer gets a bias-free predictor; the
-predictor lives under the `denoiser.` prefix so that a fused state_dict has the stock keys only.
+applied to the padded input so fusion is exact); a bias-free layer gets a bias-free denoiser; the
+denoiser lives under the `denoiser.` prefix so that a fused state_dict has the stock keys only.
 
 Phases (method.md section 5), set with `mmdenoiserep.set_phase`:
-    denoise:  output = the original layer on the raw input (W, b); only the loss trains the predictor.
+    denoise:  output = the original layer on the raw input (W, b); only the loss trains the denoiser.
     finetune: output = the fused layer (W', b' computed on the fly, differentiable in W and b).
-    joint:    output = the fused layer; W, b and the predictor all train.
+    joint:    output = the fused layer; W, b and the denoiser all train.
 Every training call in the denoise and joint phases records its (detached) input; `pop_noise_loss` turns
 the recorded calls into the noise-prediction loss, sum over the calls, and forgets them. Computing the
 loss when it is collected, not inside the layer's forward, keeps it trainable under gradient
@@ -31,13 +31,13 @@ way, before its loop's ``model.eval()``): after such a write call ``model.eval()
 off: ``with fused_weights_cached(model, enabled=False):`` (`convert.py`) for a block, or
 ``layer.reuse_fused_weights = False`` on each layer of ``denoising_layers(model)`` for good.
 
-A checkpoint carries each layer's step and schedule: the predictor's state_dict entry
+A checkpoint carries each layer's step and schedule: the denoiser's state_dict entry
 ``<layer>.denoiser._extra_state`` (`schedule_state`: a float64 tensor of num_steps, beta_start, beta_end,
 the step t and the noise loss's code) is written with its weights, and loading it into a layer whose
 num_steps, beta_range or step differ raises InputError (a ValueError; the tools print it as one line)
 naming the layer and both values, strict or not (mmengine's ``load_checkpoint`` included). A state_dict
 without it (a baseline checkpoint, ``load_from``) loads as before. The noise loss is recorded, not checked:
-it trains the predictor and fuses into nothing. The entry lives under ``denoiser.``, so a fused state_dict
+it trains the denoiser and fuses into nothing. The entry lives under ``denoiser.``, so a fused state_dict
 still has exactly the stock keys.
 
 The noise-prediction loss can be estimated on a random subset of positions (``positions`` < 1, a
@@ -57,7 +57,7 @@ from ..utils.errors import InputError
 from .fusion import fuse_denoiser_weights
 from .schedule import StepCoefficients
 
-__all__ = ['PHASES', 'NOISE_LOSSES', 'SCHEDULE_STATE_FIELDS', 'AffineNoisePredictor', 'DenoisingLayer',
+__all__ = ['PHASES', 'NOISE_LOSSES', 'SCHEDULE_STATE_FIELDS', 'AffineDenoiser', 'DenoisingLayer',
            'DenoisingLinear', 'DenoisingConv2d', 'parse_schedule_state', 'schedule_state']
 
 PHASES = ('denoise', 'finetune', 'joint')
@@ -124,7 +124,7 @@ def _recomputing_in_backward() -> bool:
     return graph_task_id is not None and graph_task_id() != -1
 
 
-class AffineNoisePredictor(nn.Module):
+class AffineDenoiser(nn.Module):
     """eps_hat = A x + a on the channel dimension; A is block-diagonal with ``groups`` blocks.
 
     Args:
@@ -144,7 +144,7 @@ class AffineNoisePredictor(nn.Module):
         self.schedule = schedule
         self.noise_loss = noise_loss
         factory = dict(device=device, dtype=dtype)
-        # Zero init: the predictor starts by predicting no noise, so x_hat = c3 x.
+        # Zero init: the denoiser starts by predicting no noise, so x_hat = c3 x.
         self.weight = nn.Parameter(torch.zeros(channels, channels // groups, **factory))
         self.bias = nn.Parameter(torch.zeros(channels, **factory)) if bias else None
 
@@ -174,7 +174,7 @@ class AffineNoisePredictor(nn.Module):
         (A DenoisingLayer checks it first, under its own name.)"""
         if self.schedule is None:
             if not (torch.is_tensor(state) and state.numel() == 0):
-                raise ValueError('denoiser: a stored schedule given to a predictor that has none')
+                raise ValueError('denoiser: a stored schedule given to a denoiser that has none')
             return
         check_schedule_state(state, self.schedule, 'denoiser')
 
@@ -190,7 +190,7 @@ class DenoisingLayer:
     constructor's arguments, read off a layer).
     """
 
-    denoiser: AffineNoisePredictor
+    denoiser: AffineDenoiser
     weight: Tensor
     bias: Optional[Tensor]
     groups: int
@@ -207,7 +207,7 @@ class DenoisingLayer:
         self._reset_denoiser(coefficients, noise_loss)
 
     def _reset_denoiser(self, schedule: StepCoefficients, noise_loss: str):
-        self.denoiser = AffineNoisePredictor(
+        self.denoiser = AffineDenoiser(
             self.weight.shape[1] * self.groups, self.groups, bias=self.bias is not None,
             channel_dim=self._channel_dim, device=self.weight.device, dtype=self.weight.dtype,
             schedule=schedule, noise_loss=noise_loss)
@@ -269,7 +269,7 @@ class DenoisingLayer:
         return self.denoiser(x)
 
     def fused_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
-        """(W', b') of the fused layer, differentiable in W, b and the predictor. Computed in the
+        """(W', b') of the fused layer, differentiable in W, b and the denoiser. Computed in the
         parameters' dtype also under autocast (AMP): the layer's own op casts W' afterwards, as it casts W."""
         c3, c1 = self.coefficients
         device = self.weight.device.type
@@ -280,17 +280,17 @@ class DenoisingLayer:
     def noise_prediction_loss(self, x: Tensor, positions: float = 1.0) -> Tensor:
         """DDPM loss on the layer input: x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps, target eps.
 
-        ``x`` is detached: the loss trains the predictor only, never the layers before it. ``positions``
+        ``x`` is detached: the loss trains the denoiser only, never the layers before it. ``positions``
         in (0, 1]: the loss is taken over that fraction of the input's positions (at least one), drawn
         uniformly without replacement, all channels of each: an unbiased estimate of the full loss.
         """
         return self._noise_losses(x, positions)[0]
 
     def _noise_losses(self, x: Tensor, positions: float) -> Tuple[Tensor, Tensor]:
-        """(loss of the predictor, detached loss of the zero predictor eps_hat = 0) on the same noise eps.
+        """(loss of the denoiser, detached loss of the zero predictor eps_hat = 0) on the same noise eps.
 
         The zero predictor is the initial state (A = 0, a = 0); the ratio of the two says what the
-        predictor learned (1.0: nothing; method.md section 7). Under 'l1+l2' the zero predictor scores
+        denoiser learned (1.0: nothing; method.md section 7). Under 'l1+l2' the zero predictor scores
         mean|eps| + mean eps^2, about sqrt(2/pi) + 1 = 1.798.
         """
         if not 0.0 < positions <= 1.0:
@@ -335,7 +335,7 @@ class DenoisingLayer:
 
     def record_call(self, x: Tensor) -> None:
         """Record ``x``, an input the layer's weight is applied to, for the noise-prediction loss: in
-        training, in the denoise and joint phases (finetune freezes the predictor: its loss would cost a
+        training, in the denoise and joint phases (finetune freezes the denoiser: its loss would cost a
         C x C product per input for nothing), unless checkpointing re-runs the forward in backward."""
         if self.training and self.phase != 'finetune' and not _recomputing_in_backward():
             self.recorded_inputs.append(x.detach())
@@ -392,7 +392,7 @@ class DenoisingLayer:
 
 
 class DenoisingLinear(DenoisingLayer, nn.Linear):
-    """nn.Linear with an affine noise predictor on its (..., C) input; fuses into nn.Linear."""
+    """nn.Linear with an affine denoiser on its (..., C) input; fuses into nn.Linear."""
 
     groups = 1
     _channel_dim = -1
@@ -412,7 +412,7 @@ class DenoisingLinear(DenoisingLayer, nn.Linear):
 
 
 class DenoisingConv2d(DenoisingLayer, nn.Conv2d):
-    """nn.Conv2d with an affine noise predictor on its padded (N, C, H, W) input; fuses into nn.Conv2d.
+    """nn.Conv2d with an affine denoiser on its padded (N, C, H, W) input; fuses into nn.Conv2d.
 
     Two-branch form: pad x (the layer's padding and padding_mode), x_hat = c3 x_p - c1 (A x_p + a),
     convolve x_hat with W, b and no padding. Fused form: the stock conv with W', b'. Equal for every

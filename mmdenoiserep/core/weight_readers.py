@@ -12,7 +12,7 @@ channels). Only the place that applies it differs, and a `WeightReader` says how
    selection (the child layer; the owner itself for a weight Parameter of its own);
 2. `WeightReader.convert`: the `DenoisingLayer` that stands for a read weight, put in place as the owner's
    child of that name (a child Linear/Conv2d becomes its denoising class; a Parameter of the owner becomes
-   a `DenoisingReadWeight` that holds only the predictor), so every denoiser key is
+   a `DenoisingReadWeight` that holds only the denoiser), so every denoiser key is
    ``<owner>.<name>.denoiser.*``;
 3. `WeightReader.show` (and `WeightReader.finish`): around each forward of the owner, record the inputs
    each read weight is applied to (`DenoisingLayer.record_call`) and show the owner the phase's weights
@@ -68,7 +68,7 @@ class WeightRead:
 class DenoisingReadWeight(DenoisingLayer, nn.Module):
     """A weight Parameter of its owner, W (..., C_out, C_in) with bias (..., C_out) or None, as a denoising
     layer on C_in channels: ``weight``/``bias`` are the owner's Parameters flattened to (N, C_in) and (N,)
-    (not registered here); only the predictor (A: C_in x C_in, a: C_in) is. The owner is kept outside
+    (not registered here); only the denoiser (A: C_in x C_in, a: C_in) is. The owner is kept outside
     ``_modules`` (the owner holds this layer, not the reverse)."""
 
     groups = 1
@@ -224,7 +224,7 @@ class ArgumentReader(WeightReader):
 
 class MultiheadAttentionReader(ArgumentReader):
     """``nn.MultiheadAttention``: ``in_proj`` is its packed projection (``in_proj_weight`` (3E, E),
-    ``in_proj_bias``), applied to query, key and value (one predictor for the E input channels fuses
+    ``in_proj_bias``), applied to query, key and value (one denoiser for the E input channels fuses
     exactly for all three; its loss counts each distinct input); ``out_proj`` is its child Linear, applied
     to the heads' concatenated output. In training out_proj is shown as the identity, so the attention
     returns that output, and then called on it (exact: out_proj is linear and applied last), which records

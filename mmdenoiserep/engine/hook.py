@@ -56,7 +56,7 @@ class DenoiseRepHook(Hook):
     - Logs phase changes and publishes the phase as the message hub's ``denoiserep_phase`` info. Every
       ``log_interval`` iterations of a phase that trains the denoisers, the per-layer noise-prediction
       losses go to the visualizer backends (``denoise/<layer>``); in the finetune phase the frozen
-      predictors record no loss and ``loss_denoise`` is 0.
+      denoisers record no loss and ``loss_denoise`` is 0.
     - Shows whether the denoisers learn: every ``log_interval`` iterations of a phase that trains them,
       each layer's noise-prediction loss divided by the loss of the zero predictor (eps_hat = 0, the
       initial state) on the same noise, summed over the iterations since the last log (1.0: learned
@@ -235,7 +235,7 @@ class DenoiseRepHook(Hook):
         discard_recorded_calls(self._unwrap(runner))  # calls of forwards that returned no loss
         losses, self.layer_losses = self.layer_losses, {}
         if not losses or not self.every_n_train_iters(runner, self.log_interval):
-            return  # finetune: the frozen predictors record no loss
+            return  # finetune: the frozen denoisers record no loss
         values = {name: loss.item() for name, loss in losses.items()}
         ratios = self._learning.close_window()
         runner.visualizer.add_scalars({**{f'denoise/{name}': value for name, value in values.items()},

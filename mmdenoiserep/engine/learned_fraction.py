@@ -3,8 +3,8 @@ the zero predictor (eps_hat = 0, the denoiser's initial state) on the same noise
 
     ratio_i = sum_w loss_i / sum_w zero_i      over the iterations w of a window (a log interval)
 
-1.0 means the predictor learned nothing; below 1 it predicts part of the noise (method.md section 7: an affine
-predictor can only gain along near-constant feature directions, so ratios close to 1 are expected at the
+1.0 means the denoiser learned nothing; below 1 it predicts part of the noise (method.md section 7: an affine
+denoiser can only gain along near-constant feature directions, so ratios close to 1 are expected at the
 default schedule's low noise levels). `DenoiseRepHook` feeds it every training iteration that records a loss
 and closes a window every ``log_interval`` iterations.
 """

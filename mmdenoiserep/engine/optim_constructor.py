@@ -5,7 +5,7 @@ denoisers' own.
                          constructor='mmdenoiserep.DenoiseRepOptimWrapperConstructor',
                          paramwise_cfg=dict(bias_lr_mult=2.0, denoiser_lr_mult=4.0))
 
-``denoiser_lr_mult``: every noise-predictor Parameter (`mmdenoiserep.denoiser_parameters`, the ``*.denoiser.*``
+``denoiser_lr_mult``: every denoiser Parameter (`mmdenoiserep.denoiser_parameters`, the ``*.denoiser.*``
 weights and biases) trains at ``lr * denoiser_lr_mult``, replacing whatever learning rate the other rules gave
 it (``bias_lr_mult``, ``custom_keys``); its weight decay follows the other rules unchanged. This is the authors'
 rule (RG12138/DenoiseRep Person-ReID/TransReID-SSL/transreid_pytorch/solver/make_optimizer.py: the ``dm``

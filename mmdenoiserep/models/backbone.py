@@ -21,8 +21,8 @@ Layer selection, ``preset`` (every DenoiseRep config names its own):
 - ``'all'`` (the default, this project's choice): every layer of ``LAYER_TYPES`` (exact type) whose weight
   the backbone's forward applies, in execution order, except ``DEFAULT_EXCLUDE``: the layers it calls,
   those whose weight a registered owner module reads instead (mmpretrain's SwinV2 qkv, see
-  ``weight_readers.py``), and the in_proj and out_proj of nn.MultiheadAttention (MiT; see
-  `mmdenoiserep.core.attention`).
+  ``toolbox_weight_readers.py``), and the in_proj and out_proj of nn.MultiheadAttention (MiT); both through
+  the weight-reader table of `mmdenoiserep.core.weight_readers`.
 - ``'authors'``: the selection of the authors' code (RG12138/DenoiseRep ``denoiserep_op``) for this backbone
   family (``AUTHORS_SELECTION``): for ViT and SwinV2 the Linear layers of the MLP blocks
   (``convert_vit_denoise_linear``: Linear children of modules named ``*mlp*``; mmpretrain's ``ffn`` and

@@ -2,7 +2,7 @@
 
     python tools/experiments/eval_forward_cost.py [--rounds 9] [--batch 4] [--threads 1]
 
-mmpretrain's ResNet-50 (random weights) and a copy with ``add_denoisers`` (random predictors), both
+mmpretrain's ResNet-50 (random weights) and a copy with ``add_denoisers`` (random denoisers), both
 ``model.eval()`` and called under ``torch.no_grad()`` with no other context: the unfused model reuses W' by
 default. Two more rows: ``fuse_denoisers`` of a copy (the stock layers holding W': what the unfused model
 should cost) and a copy that opts out (``reuse_fused_weights = False`` on every layer: W' in every forward).
