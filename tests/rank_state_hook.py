@@ -1,4 +1,4 @@
-"""Test-only mmengine hook for tests/test_dist_train.py: each rank dumps its model state to the work dir.
+"""Test-only mmengine hook for tests/tools/test_dist_train.py: each rank dumps its model state to the work dir.
 
 Imported by the training processes through ``custom_imports`` (tests/ on PYTHONPATH), so it must not
 import anything from the test suite. Files, one per rank ``r``:
@@ -24,7 +24,7 @@ class RankStateDumpHook(Hook):
 
     priority = 'LOWEST'
 
-    def _dump(self, runner, name: str) -> None:
+    def dump(self, runner, name: str) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         state = dict(
             phase=runner.message_hub.get_info('denoiserep_phase'),
@@ -33,12 +33,12 @@ class RankStateDumpHook(Hook):
         torch.save(state, osp.join(runner.work_dir, f'rank{get_rank()}{name}.pth'))
 
     def before_train(self, runner) -> None:
-        self._dump(runner, '_epoch0')
+        self.dump(runner, '_epoch0')
 
     def after_train_epoch(self, runner) -> None:
         epoch = runner.epoch + 1  # runner.epoch counts up after this hook
         if epoch < runner.max_epochs:
-            self._dump(runner, f'_epoch{epoch}')
+            self.dump(runner, f'_epoch{epoch}')
 
     def after_train(self, runner) -> None:
-        self._dump(runner, '')
+        self.dump(runner, '')

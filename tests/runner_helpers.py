@@ -33,7 +33,7 @@ class Snapshots(Hook):
     def __init__(self):
         self.states = []
 
-    def _snapshot(self, runner):
+    def snapshot(self, runner):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         denoisers = {id(p) for p in denoiser_parameters(model)}
         base = {n: t.detach().clone() for n, t in model.state_dict().items() if '.denoiser.' not in n}
@@ -41,10 +41,10 @@ class Snapshots(Hook):
         self.states.append((base, den))
 
     def before_train_epoch(self, runner):
-        self._snapshot(runner)
+        self.snapshot(runner)
 
     def after_train(self, runner):
-        self._snapshot(runner)
+        self.snapshot(runner)
 
 
 class IterationRecord(Hook):

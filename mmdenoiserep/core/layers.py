@@ -186,7 +186,7 @@ class DenoisingLayer:
     """Mixin holding what DenoisingLinear and DenoisingConv2d share: step, phase, loss and fusion.
 
     A subclass derives from this mixin and then its stock class, and provides ``_layer_forward(x, weight,
-    bias)`` (the stock computation), ``groups``, ``_channel_dim`` and ``_layer_kwargs(layer)`` (the stock
+    bias)`` (the stock computation), ``groups``, ``_channel_dim`` and ``layer_kwargs(layer)`` (the stock
     constructor's arguments, read off a layer).
     """
 
@@ -231,14 +231,16 @@ class DenoisingLayer:
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @classmethod
-    def _plain_type(cls) -> type:
+    def plain_type(cls) -> type:
+        """The stock class this layer fuses into by default: nn.Linear or nn.Conv2d (`from_plain` records
+        the converted layer's own class, e.g. a subclass, which `to_plain` prefers)."""
         return next(base for base in cls.__mro__ if base in (nn.Linear, nn.Conv2d))
 
     @classmethod
     def from_plain(cls, layer: nn.Module, coefficients: StepCoefficients, noise_loss: str = 'l1+l2'):
         """Wrap ``layer``, reusing its ``weight`` and ``bias`` Parameter objects (no copy)."""
         # built on the meta device: no memory and no random draws for Parameters replaced at once
-        new = cls(**cls._layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss, device='meta')
+        new = cls(**cls.layer_kwargs(layer), coefficients=coefficients, noise_loss=noise_loss, device='meta')
         new.weight, new.bias = layer.weight, layer.bias
         new.plain_class = type(layer)  # e.g. mmcv's wrappers or nn.MultiheadAttention's out_proj class
         new._reset_denoiser(coefficients, noise_loss)
@@ -246,8 +248,8 @@ class DenoisingLayer:
 
     def to_plain(self) -> nn.Module:
         """The stock layer (the class converted by `from_plain`) holding W', b' as new Parameters."""
-        plain_class = getattr(self, 'plain_class', None) or self._plain_type()
-        plain = plain_class(**self._layer_kwargs(self), device='meta')  # Parameters replaced below
+        plain_class = getattr(self, 'plain_class', None) or self.plain_type()
+        plain = plain_class(**self.layer_kwargs(self), device='meta')  # Parameters replaced below
         weight, bias = self.fused_weights()
         plain.weight = nn.Parameter(weight.detach().clone(), self.weight.requires_grad)
         if bias is not None:
@@ -403,7 +405,8 @@ class DenoisingLinear(DenoisingLayer, nn.Linear):
         self._init_denoising(coefficients, noise_loss)
 
     @staticmethod
-    def _layer_kwargs(layer: nn.Linear) -> dict:
+    def layer_kwargs(layer: nn.Linear) -> dict:
+        """The nn.Linear constructor's arguments that rebuild ``layer``'s shape (no weights, device or dtype)."""
         return dict(in_features=layer.in_features, out_features=layer.out_features,
                     bias=layer.bias is not None)
 
@@ -430,7 +433,8 @@ class DenoisingConv2d(DenoisingLayer, nn.Conv2d):
         self._init_denoising(coefficients, noise_loss)
 
     @staticmethod
-    def _layer_kwargs(layer: nn.Conv2d) -> dict:
+    def layer_kwargs(layer: nn.Conv2d) -> dict:
+        """The nn.Conv2d constructor's arguments that rebuild ``layer``'s shape (no weights, device or dtype)."""
         return dict(in_channels=layer.in_channels, out_channels=layer.out_channels,
                     kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
                     dilation=layer.dilation, groups=layer.groups, bias=layer.bias is not None,

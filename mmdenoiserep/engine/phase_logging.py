@@ -127,7 +127,7 @@ class PhaseLoggingHook(Hook):
             total, count = self._seconds.get(phase, (0.0, 0))
             self._seconds[phase] = (total + hub.get_scalar('train/time').current(), count + 1)
             if self._schedule is None:
-                self._schedule = self._phase_schedule(runner)
+                self._schedule = self.phase_schedule(runner)
             hub.update_info('eta', phase_eta(self._seconds, self._schedule.left(runner.iter + 1)))
         self._curves.add(runner.iter + 1, phase, {key: hub.get_scalar(f'train/{key}').current()
                                                   for key in outputs or {} if 'loss' in key})
@@ -165,8 +165,15 @@ class PhaseLoggingHook(Hook):
                 del hub.log_scalars[key]
                 hub._resumed_keys.pop(key, None)  # else a resumed run warns of a key it cannot restore
 
+    @property
+    def curves(self) -> Optional[TrainingCurves]:
+        """This run's training curves (the ``denoiserep_curves`` info's state), None before training."""
+        return self._curves
+
     @staticmethod
-    def _phase_schedule(runner) -> PhaseSchedule:
+    def phase_schedule(runner) -> PhaseSchedule:
+        """The phase of each of the run's ``max_iters`` iterations, from its DenoiseRepHook's ``phase_at``
+        (one phase, None, without one): what the ETA counts the iterations left of."""
         denoiserep = next((hook for hook in runner.hooks if isinstance(hook, DenoiseRepHook)), None)
         if denoiserep is None:
             return PhaseSchedule([None] * runner.max_iters)

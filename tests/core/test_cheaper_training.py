@@ -40,7 +40,7 @@ def test_cache_scope_uses_no_w_prime_from_before_and_leaves_none(monkeypatch):
     x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
     calls = counting(net, monkeypatch)
     with torch.no_grad():
-        expected = net(x)  # eval mode: W' kept by default (tests/test_eval_cache.py)
+        expected = net(x)  # eval mode: W' kept by default (tests/core/test_eval_cache.py)
         assert len(calls) == 3
         with fused_weights_cached(net):
             for _ in range(3):

@@ -21,7 +21,7 @@ from mmdenoiserep import denoiser_parameters, fuse_denoisers
 from mmdenoiserep.models import strip_denoiserep
 from mmdenoiserep.utils import InputError, check_not_unfused
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWIN = 'configs/mask_rcnn_swinv2_t_denoiserep_coco.py'
 SWIN_DEPLOY = 'configs/mask_rcnn_swinv2_t_coco.py'  # the baseline config is the deploy config
 CLASSIFIER = 'configs/resnet50_denoiserep_in1k.py'

@@ -21,7 +21,7 @@ import torch
 
 from mmdenoiserep.utils import load_checkpoint_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 EPOCHS, ITERS = 4, 5  # 10 images, batch 2
 OPTIONS = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',

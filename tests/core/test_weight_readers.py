@@ -134,7 +134,8 @@ def readers():
 
 
 def without_reader_hooks(model):
-    """No forward replaced by an instance attribute, and no hook left (nor its flags)."""
+    """No forward replaced by an instance attribute, and no hook left (nor its flags). torch lists a module's
+    hooks only in these private dicts (no public API), so this one check reads them."""
     return not any('forward' in vars(m) or m._forward_pre_hooks or m._forward_hooks or m._forward_hooks_with_kwargs
                    or m._forward_pre_hooks_with_kwargs or m._forward_hooks_always_called for m in model.modules())
 
@@ -407,9 +408,9 @@ def test_an_exception_in_the_owners_forward_leaves_nothing_shown(train):
     expected = model(x)
     with pytest.raises(Fails):
         model(x, fail=True)
+    # the forward hook removes the shown weights as it pops the forward's entry: nothing is left pending
     assert 'x_proj_weight' not in vars(model) and 'x_proj_bias' not in vars(model)
-    (hook,) = model._forward_hooks.values()
-    assert isinstance(attached_reader(model), ArgumentReader) and hook.__self__.shown == []  # nothing pending
+    assert isinstance(attached_reader(model), ArgumentReader)
     torch.testing.assert_close(model(x), expected)
 
 

@@ -1,6 +1,6 @@
 """tools/make_tiny_data.py: deterministic tiny COCO / ADE20K / ImageNet / CIFAR-10 / CUB-200-2011 / Oxford-IIIT Pet /
 Flowers-102 and re-id sets (Market-1501, DukeMTMC-reID, CUHK03, MSMT17, VehicleID) in their real formats, loaded
-by the stock mmdet / mmseg / mmpretrain datasets and the re-id datasets (tests/test_reid_data.py)."""
+by the stock mmdet / mmseg / mmpretrain datasets and the re-id datasets (tests/datasets/test_reid_data.py)."""
 import hashlib
 import os
 import pickle
@@ -22,7 +22,7 @@ from mmdenoiserep.testing.tiny_config import TINY_DATA_ROOT, tiny_config
 pytestmark = [pytest.mark.filterwarnings('ignore::DeprecationWarning:pycocotools'),
               pytest.mark.filterwarnings('ignore:`reduce_zero_label` will be deprecated:UserWarning')]
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'tools' / 'make_tiny_data.py'
+SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'make_tiny_data.py'
 
 COCO_IDS = sorted(set(range(1, 91)) - {12, 26, 29, 30, 45, 66, 68, 69, 71, 83})
 COCO_SPLITS = [('train2017', 24), ('val2017', 8)]

@@ -38,7 +38,7 @@ RECIPES = ("authors' code RG12138/DenoiseRep ", 'project recipe: ')
 #: lambda of the DenoiseRep hook: the authors' 0.01 for classification, 0.1 elsewhere.
 LOSS_WEIGHT = {'Image Classification': 0.01}
 #: DenoiseRep models whose build takes well over a few seconds on 2 CPU cores (ImageNet-size backbones,
-#: large example inputs, or C x C denoisers on 3072/4096-wide layers): tests/test_experiments.py builds
+#: large example inputs, or C x C denoisers on 3072/4096-wide layers): tests/experiments/test_experiments.py builds
 #: them (slow), this module only the others.
 SLOW_BUILDS = {'mask_rcnn_swinv2_t_denoiserep_coco', 'fcn_r50_denoiserep_ade20k', 'fcn_r101_denoiserep_ade20k',
                'swinv2_t_denoiserep_in1k', 'swinv2_b_denoiserep_in1k', 'vit_b16_denoiserep_cifar10',

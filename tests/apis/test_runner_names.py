@@ -14,5 +14,6 @@ def test_runners_started_in_the_same_second_do_not_share_instances(tmp_path, mon
     assert first.timestamp == second.timestamp
     assert second.visualizer is not first.visualizer
     assert second.logger is not first.logger and second.message_hub is not first.message_hub
-    save_dir = second.visualizer._vis_backends['LocalVisBackend']._save_dir
-    assert save_dir.startswith(str(tmp_path / 'second'))
+    second.visualizer.add_scalars({'probe': 1.0}, step=1)  # written by its LocalVisBackend
+    assert list((tmp_path / 'second').rglob('vis_data/scalars.json'))
+    assert not list((tmp_path / 'first').rglob('vis_data/scalars.json'))

@@ -30,7 +30,7 @@ from test_experiments import build_model
 from mmdenoiserep import denoising_layers
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = 'configs/transreid_ssl_vit_s_market1501.py'
 DENOISEREP = 'configs/transreid_ssl_vit_s_denoiserep_market1501.py'
 METRIC = re.compile(r'reid/mAP: ([\d.]+)\s+reid/rank1: ([\d.]+)\s+reid/rank5: ([\d.]+)\s+reid/rank10: ([\d.]+)')

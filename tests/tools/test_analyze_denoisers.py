@@ -23,7 +23,7 @@ from mmdenoiserep import set_phase
 from mmdenoiserep.core.phases import enter_phase
 from mmdenoiserep.apis import build_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'analyze_denoisers.py'
 CONFIG = 'configs/resnet50_denoiserep_in1k.py'
 OPTIONS = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tool_helpers import load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 benchmark = load_tool('benchmark')
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
             'model.backbone.example_input_shape=[1,3,64,64]']

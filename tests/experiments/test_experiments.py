@@ -9,7 +9,7 @@ test on 2 images, and an iteration-based loop runs one denoise and one finetune 
 re-id sets keep their whole tiny splits (identity batches need every identity, the metric needs the
 queries and the gallery). CI runs one experiment per backbone family and data layout (``REPRESENTATIVES``);
 the others are marked ``every_experiment`` (``python -m pytest -m every_experiment`` runs them, 28 min for
-all rows on 2 cores); every config is also built and checked by the fast tests of tests/test_configs.py.
+all rows on 2 cores); every config is also built and checked by the fast tests of tests/configs/test_configs.py.
 """
 import re
 import subprocess

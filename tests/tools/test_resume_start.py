@@ -30,15 +30,23 @@ def baseline_checkpoint(tmp_path_factory):
 
 
 def stop_after_loading(monkeypatch) -> dict:
-    """Runner.train replaced by: load or resume, then record the model's weights and the resume flag."""
-    seen = {}
+    """Runner.train replaced by: initialise, load or resume, then record the model's weights and whether
+    Runner.resume ran."""
+    seen = dict(resumed=False)
+    resume = Runner.resume
+
+    def resume_and_record(runner, *args, **kwargs):
+        seen['resumed'] = True
+        return resume(runner, *args, **kwargs)
 
     def load_only(runner):
-        runner._init_model_weights()
+        if hasattr(runner.model, 'init_weights'):  # as Runner.train does before loading
+            runner.model.init_weights()
         runner.load_or_resume()
-        seen.update(state_dict=runner.model.state_dict(), resumed=runner._has_loaded and runner._resume)
+        seen.update(state_dict=runner.model.state_dict())
         return runner.model
 
+    monkeypatch.setattr(Runner, 'resume', resume_and_record)
     monkeypatch.setattr(Runner, 'train', load_only)
     return seen
 

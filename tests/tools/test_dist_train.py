@@ -26,7 +26,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs' / 'resnet50_denoiserep_in1k.py'
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',
             'model.backbone.example_input_shape=[1,3,64,64]']

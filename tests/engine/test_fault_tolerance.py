@@ -86,19 +86,19 @@ def test_max_keep_ckpts_removes_the_oldest_only_after_the_new_checkpoint_and_poi
     hook.before_train(runner)
     assert isinstance(hook.file_backend, AtomicLocalBackend)
     for step in (1, 2, 3, 3, 4):  # step 3 twice (e.g. save_last after the interval save): kept once
-        hook._save_checkpoint_with_step(runner, step, meta={'step': step})
+        save_at(hook, runner, step)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_3.pth', 'epoch_4.pth', 'last_checkpoint']
     assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_4.pth')
     assert runner.message_hub.get_info('keep_ckpt_ids') == [3, 4]
     assert runner.message_hub.get_info('last_ckpt') == str(tmp_path / 'epoch_4.pth')
     epoch = lambda *steps: [f'epoch_{s}.pth' for s in steps]  # noqa: E731
     assert [(files, pointer, kwargs['meta']) for files, pointer, kwargs in on_disk_at_save] == [
-        ([], None, {'step': 1}),  # the files and the pointer when each save starts
-        (epoch(1) + ['last_checkpoint'], str(tmp_path / 'epoch_1.pth'), {'step': 2}),
-        (epoch(1, 2) + ['last_checkpoint'], str(tmp_path / 'epoch_2.pth'), {'step': 3}),
-        (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), {'step': 3}),
-        (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), {'step': 4})]
-    assert on_disk_at_save[0][2] == dict(save_optimizer=False, save_param_scheduler=True, meta={'step': 1},
+        ([], None, meta(1)),  # the files and the pointer when each save starts
+        (epoch(1) + ['last_checkpoint'], str(tmp_path / 'epoch_1.pth'), meta(2)),
+        (epoch(1, 2) + ['last_checkpoint'], str(tmp_path / 'epoch_2.pth'), meta(3)),
+        (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), meta(3)),
+        (epoch(2, 3) + ['last_checkpoint'], str(tmp_path / 'epoch_3.pth'), meta(4))]
+    assert on_disk_at_save[0][2] == dict(save_optimizer=False, save_param_scheduler=True, meta=meta(1),
                                          by_epoch=True, backend_args=hook.backend_args, file_client_args=None)
 
 
@@ -110,8 +110,8 @@ def test_checkpoint_saves_pass_file_client_args_and_extra_arguments_through(tmp_
         warnings.simplefilter('ignore', DeprecationWarning)
         hook = AtomicCheckpointHook(interval=1, file_client_args=dict(backend='disk'), callback='x')
         hook.before_train(runner)
-    hook._save_checkpoint_with_step(runner, 1, meta={})
-    assert on_disk_at_save[0][2] == dict(save_optimizer=True, save_param_scheduler=True, meta={}, by_epoch=True,
+    save_at(hook, runner, 1)
+    assert on_disk_at_save[0][2] == dict(save_optimizer=True, save_param_scheduler=True, meta=meta(1), by_epoch=True,
                                          backend_args=None, file_client_args=dict(backend='disk'), callback='x')
 
 
@@ -121,7 +121,7 @@ def test_max_keep_ckpts_of_one_and_of_all(tmp_path, max_keep_ckpts, kept):
     hook = AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=max_keep_ckpts)
     hook.before_train(runner)
     for step in (1, 2, 3):
-        hook._save_checkpoint_with_step(runner, step, meta={})
+        save_at(hook, runner, step)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f'iter_{s}.pth' for s in kept] + ['last_checkpoint']
     assert runner.message_hub.get_info('keep_ckpt_ids') == (kept if max_keep_ckpts > 0 else None)
 
@@ -139,6 +139,21 @@ def test_atomic_checkpoint_hook_takes_the_atomic_backend_for_local_folders_only(
         hook = AtomicCheckpointHook(2, by_epoch=False, **kwargs)  # mmengine's arguments, positional or not
     assert (hook.interval, hook.by_epoch, hook.out_dir, hook.backend_args, hook.file_client_args) == (
         2, False, kwargs.get('out_dir'), backend_args, kwargs.get('file_client_args'))
+
+
+def save_at(hook, runner, step):
+    """The hook's save of epoch (by_epoch) or iteration ``step``, as the train loop asks for it."""
+    if hook.by_epoch:
+        runner.epoch, runner.iter = step - 1, 0
+        hook.after_train_epoch(runner)
+    else:
+        runner.epoch, runner.iter = 0, step - 1
+        hook.after_train_iter(runner, step - 1)
+
+
+def meta(epoch):
+    """The meta of an epoch's save by ``save_at``."""
+    return dict(epoch=epoch, iter=0)
 
 
 def checkpoint_runner(tmp_path, folders):

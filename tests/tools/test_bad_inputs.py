@@ -12,7 +12,7 @@ from tool_helpers import run_tool
 
 from mmdenoiserep.apis import build_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/resnet50_denoiserep_in1k.py'
 BASELINE = 'configs/resnet50_in1k.py'
 RESNET18 = ['model.backbone.backbone.depth=18', 'model.head.in_channels=512',

@@ -13,12 +13,24 @@ TOL = dict(rtol=1e-10, atol=1e-10)
 PADDING_MODES = ('zeros', 'reflect', 'replicate', 'circular')
 
 
+def conv_padding(layer):
+    """F.pad's (left, right, top, bottom) for ``layer``'s padding, as nn.Conv2d pads: 'same' puts the odd
+    pixel of an even total (dilation x (kernel - 1)) on the right / bottom."""
+    if layer.padding == 'valid':
+        return (0, 0, 0, 0)
+    if layer.padding == 'same':
+        totals = [d * (k - 1) for d, k in zip(layer.dilation, layer.kernel_size)]
+    else:
+        totals = [2 * p for p in layer.padding]
+    return tuple(side for total in reversed(totals) for side in (total // 2, total - total // 2))
+
+
 def two_branch_reference(layer, x):
     """x_hat = c3 x - c1 eps_hat(x) on the (padded) input, then the original W, b without padding."""
     c3, c1 = layer.coefficients
     if isinstance(layer, nn.Conv2d):
         mode = 'constant' if layer.padding_mode == 'zeros' else layer.padding_mode
-        x = F.pad(x, layer._reversed_padding_repeated_twice, mode=mode)
+        x = F.pad(x, conv_padding(layer), mode=mode)
         x_hat = c3 * x - c1 * layer.predict_noise(x)
         return F.conv2d(x_hat, layer.weight, layer.bias, layer.stride, 0, layer.dilation, layer.groups)
     return F.linear(c3 * x - c1 * layer.predict_noise(x), layer.weight, layer.bias)
@@ -50,7 +62,7 @@ def check_fusion(layer, x):
     weight_strides = layer.weight.stride()
     plain = fuse_denoisers(layer)
     assert plain.weight.stride() == weight_strides
-    assert type(plain) is layer._plain_type() in (nn.Linear, nn.Conv2d)  # the exact stock class
+    assert type(plain) is layer.plain_type() in (nn.Linear, nn.Conv2d)  # the exact stock class
     assert (plain.bias is None) == (layer.bias is None)
     assert set(plain.state_dict()) == {'weight'} | ({'bias'} if layer.bias is not None else set())
     torch.testing.assert_close(plain(x), reference, **TOL)
@@ -144,7 +156,7 @@ def test_bias_free_layer_gets_bias_free_denoiser():
 
 def test_denoising_layers_construct_like_their_stock_class():
     """Direct construction: the stock constructor's arguments and defaults, a zero predictor of the right
-    shape (C x C/g, a bias only with the layer's), phase 'joint', nothing recorded or cached."""
+    shape (C x C/g, a bias only with the layer's), phase 'joint', nothing recorded."""
     from mmdenoiserep.core import AffineDenoiser
     c = step_coefficients(3, 10)
     special = dict(stride=2, padding=1, dilation=2, groups=2, bias=False, padding_mode='reflect')
@@ -153,10 +165,10 @@ def test_denoising_layers_construct_like_their_stock_class():
             (nn.Linear(4, 3, bias=False), DenoisingLinear(4, 3, c, bias=False), 4, 1),
             (nn.Conv2d(4, 6, 3), DenoisingConv2d(4, 6, 3, c), 4, 1),
             (nn.Conv2d(4, 6, 3, **special), DenoisingConv2d(4, 6, 3, c, **special), 4, 2)]:
-        assert type(made)._layer_kwargs(made) == type(made)._layer_kwargs(stock)
+        assert type(made).layer_kwargs(made) == type(made).layer_kwargs(stock)
         assert made.weight.shape == stock.weight.shape and (made.bias is None) == (stock.bias is None)
         assert (made.schedule, made.step, made.noise_loss, made.phase) == (c, 3, 'l1+l2', 'joint')
-        assert (made.recorded_inputs, made.reuse_fused_weights, made._fused_cache) == ([], True, None)
+        assert (made.recorded_inputs, made.reuse_fused_weights) == ([], True)
         denoiser = made.denoiser
         assert denoiser.weight.shape == (channels, channels // groups) and denoiser.groups == groups
         assert denoiser.channel_dim == (1 if isinstance(made, nn.Conv2d) else -1)
@@ -166,9 +178,9 @@ def test_denoising_layers_construct_like_their_stock_class():
                  DenoisingLinear(4, 3, c, noise_loss='l2', device='meta', dtype=torch.float64)):
         assert made.noise_loss == 'l2' and made.weight.dtype == made.denoiser.weight.dtype == torch.float64
         assert made.weight.device.type == made.denoiser.weight.device.type == 'meta'
-    assert DenoisingLinear._layer_kwargs(nn.Linear(4, 3)) == dict(in_features=4, out_features=3, bias=True)
-    assert DenoisingLinear._layer_kwargs(nn.Linear(4, 3, bias=False))['bias'] is False
-    assert DenoisingConv2d._layer_kwargs(nn.Conv2d(4, 6, 3, **special)) == dict(
+    assert DenoisingLinear.layer_kwargs(nn.Linear(4, 3)) == dict(in_features=4, out_features=3, bias=True)
+    assert DenoisingLinear.layer_kwargs(nn.Linear(4, 3, bias=False))['bias'] is False
+    assert DenoisingConv2d.layer_kwargs(nn.Conv2d(4, 6, 3, **special)) == dict(
         in_channels=4, out_channels=6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(2, 2), groups=2,
         bias=False, padding_mode='reflect')
     default = AffineDenoiser(4)

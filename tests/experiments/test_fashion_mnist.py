@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tool_helpers import load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / 'tools' / 'experiments' / 'fashion_mnist.py'
 fashion_mnist = load_tool('experiments/fashion_mnist')
 

@@ -1,5 +1,5 @@
 """The rows that follow the authors' code run the authors' experiment: each resolved config (the DenoiseRep config,
-and through tests/test_configs.py its control, which differs only by the method) is checked against a table of
+and through tests/configs/test_configs.py its control, which differs only by the method) is checked against a table of
 the authors' values, written out here from their files (RG12138/DenoiseRep; cited per key), and the optimizer,
 LR schedule and phase schedule the configs build are compared with independent re-implementations of the
 authors' rules (make_optimizer.py, timm's CosineLRScheduler, the epoch loops of processor.py and main.py).

@@ -34,8 +34,8 @@ def dicts(node):
 @pytest.mark.parametrize('config', CONFIGS)
 def test_tiny_rules(config):
     full, cfg = load(config, tiny=False), load(config)
-    assert any(s.startswith('data/') for s in strings(full._cfg_dict))
-    paths = [s for s in strings(cfg._cfg_dict) if s.startswith('data/')]
+    assert any(s.startswith('data/') for s in strings(full.to_dict()))
+    paths = [s for s in strings(cfg.to_dict()) if s.startswith('data/')]
     assert paths and all(s.startswith(TINY_DATA_ROOT + '/') for s in paths)
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[name]
@@ -45,8 +45,8 @@ def test_tiny_rules(config):
         if dataset.get('ann_file'):
             assert osp.isfile(osp.join(dataset.data_root, dataset.ann_file))
     assert cfg.load_from is None and cfg.param_scheduler is None
-    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg._cfg_dict))
-    assert not any(isinstance(d.get('pretrained'), str) for d in dicts(cfg._cfg_dict))
+    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))
+    assert not any(isinstance(d.get('pretrained'), str) for d in dicts(cfg.to_dict()))
     assert cfg.train_cfg.get('max_epochs', 2) == 2 and cfg.train_cfg.get('max_iters', 20) == 20
     sizes = [v for d in dicts(cfg.train_dataloader.dataset.pipeline) for k, v in d.items()
              if k in ('scale', 'crop_size')]
@@ -147,4 +147,4 @@ def test_identity_batches_become_two_identities_of_two_images(config, monkeypatc
     assert load(config).train_dataloader.batch_size == 12
     assert cfg.val_dataloader.batch_size == 2 and 'batch_sampler' not in cfg.val_dataloader
     assert osp.isdir(cfg.train_dataloader.dataset.data_root)
-    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg._cfg_dict))  # no LUPerson / DeiT download
+    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))  # no LUPerson / DeiT download

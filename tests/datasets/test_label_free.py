@@ -10,7 +10,7 @@ import torch
 from mmdenoiserep.datasets import UnlabeledImageFolder
 from mmdenoiserep.utils import InputError, load_checkpoint_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = 'configs/mask_rcnn_swinv2_t_label_free_coco_unlabeled.py'
 
 

@@ -215,13 +215,23 @@ def test_denoiserep_hook_logs_one_summary_line_per_log_interval(run):
 
 
 def test_denoiserep_hook_publishes_its_closing_window_for_the_plot(tmp_path):
+    """after_train publishes the last window: (its iteration, the mean over layers of loss / zero predictor's)."""
+    from mmdenoiserep import denoising_layers
     from mmdenoiserep.engine import DenoiseRepHook
-    hook = DenoiseRepHook()
-    hook._learning.add({'0': (torch.tensor(0.5), torch.tensor(2.0)), '1': (torch.tensor(1.0), torch.tensor(1.0))}, 7)
-    runner = SimpleNamespace(model=add_denoisers(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))),
+    model = TwoLossModel().train()
+    with torch.no_grad():  # a zero denoiser's loss is the zero predictor's: every ratio would be 1
+        for _, layer in denoising_layers(model):
+            layer.denoiser.weight.normal_(std=0.1)
+    hook = DenoiseRepHook(phases=('denoise',), by_epoch=False)
+    runner = SimpleNamespace(model=model, epoch=0, iter=6,
                              message_hub=MessageHub.get_instance(f'phase_logging_{tmp_path.name}'))
+    hook.before_run(runner)
+    hook.before_train_iter(runner, 0)
+    model(torch.randn(2, 3, 8, 8), torch.tensor([0, 1]), mode='loss')
+    ratios = [float(hook.layer_losses[name] / layer.zero_predictor_loss) for name, layer in denoising_layers(model)]
+    assert len(ratios) == 2 and all(ratio != pytest.approx(1.0) for ratio in ratios)
     hook.after_train(runner)
-    assert runner.message_hub.get_info('denoiserep_learned') == (7, (0.25 + 1.0) / 2)
+    assert runner.message_hub.get_info('denoiserep_learned') == (7, pytest.approx(sum(ratios) / 2))
 
 
 @pytest.mark.parametrize('checkpoint', [6, 8])  # at a phase boundary, inside the second denoise phase
@@ -261,10 +271,10 @@ def test_plot_without_matplotlib_is_one_line(tmp_path, monkeypatch):
     runner = SimpleNamespace(message_hub=MessageHub.get_instance(f'phase_logging_{tmp_path.name}'),
                              log_dir=str(tmp_path), hooks=[])
     hook.before_train(runner)
-    hook._curves.add(1, 'denoise', {'loss': 1.0})
+    hook.curves.add(1, 'denoise', {'loss': 1.0})
     runner.message_hub.update_info('denoiserep_learned', (1, 0.9))  # DenoiseRepHook's closing window
     hook.after_run(runner)
-    assert hook._curves.rows == [(1, 1, 'denoise', {'loss': 1.0})] and hook._curves.learned == [(1, 0.9)]
+    assert hook.curves.rows == [(1, 1, 'denoise', {'loss': 1.0})] and hook.curves.learned == [(1, 0.9)]
     assert messages == ['PhaseLoggingHook: no training-curves plot: matplotlib is not installed (pip install '
                         'matplotlib)']
     assert not list(tmp_path.rglob('*.png'))
@@ -276,7 +286,7 @@ def test_plot_is_skipped_when_asked_or_without_training(tmp_path):
     PhaseLoggingHook().after_run(runner)  # test or val only: no before_train
     hook = PhaseLoggingHook(plot=False)
     hook.before_train(runner)
-    hook._curves.add(1, 'denoise', {'loss': 1.0})
+    hook.curves.add(1, 'denoise', {'loss': 1.0})
     hook.after_run(runner)
     assert not list(tmp_path.rglob('*.png'))
 
@@ -309,7 +319,7 @@ def test_plot_interval_defaults_to_the_logger_hooks(tmp_path, plot_interval, hoo
                              hooks=[LoggerHook(interval=7)] if hooks == 'logger' else hooks)
     hook = PhaseLoggingHook(plot_interval=plot_interval)
     hook.before_train(runner)
-    assert hook._curves.interval == expected
+    assert hook.curves.interval == expected
 
 
 @pytest.mark.parametrize('denoiserep, expected', [
@@ -325,7 +335,6 @@ def test_the_eta_schedule_is_the_denoiserep_hooks(denoiserep, expected):
     hooks = []
     if denoiserep is not None:
         hooks.append(DenoiseRepHook(**denoiserep))
-        hooks[0]._count_epochs = denoiserep['by_epoch']  # as its before_train resolves it
     runner = SimpleNamespace(hooks=hooks, max_iters=12, train_dataloader=range(3))
-    schedule = PhaseLoggingHook._phase_schedule(runner)
+    schedule = PhaseLoggingHook.phase_schedule(runner)
     assert {first: schedule.left(first) for first in expected} == expected

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.models import VisionTransformer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'model_converters' / 'luperson_vit_to_mmpretrain.py'
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
