@@ -55,7 +55,9 @@ def _log_handlers_to(stream):
     logger writes in a subprocess). mmengine's loggers are made once per process and keep the stdout of the
     test that made them, which pytest closes after it: logging to it printed '--- Logging error ---' and a
     traceback into the next tool run's stderr."""
-    from mmengine.logging import MMLogger  # its instances are not in logging's registry
+    # MMLogger's instances are not in logging's registry, and mmengine lists them only in ManagerMixin's
+    # private _instance_dict (get_instance needs a name, get_current_instance gives the last one)
+    from mmengine.logging import MMLogger
     loggers = ([logging.getLogger()] + list(MMLogger._instance_dict.values()) +
                [logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)])
     handlers = {handler for logger in loggers for handler in logger.handlers
