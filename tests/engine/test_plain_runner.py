@@ -80,7 +80,7 @@ def test_plain_runner_trains_both_phases_atomically_and_resumes_exactly(tmp_path
     result = json.loads(whole.stdout.strip().splitlines()[-1])
     assert result['imported_before'] == [] and result['imported']  # custom_imports did it
     assert {'AtomicCheckpointHook', 'ReseedHook', 'UnfusedCheckpointCheckHook',
-            'FusedCheckpointCheckHook'} <= set(result['hooks'])
+            'FusedCheckpointCheckHook', 'NonFiniteCheckHook'} <= set(result['hooks'])
     assert 'CheckpointHook' not in result['hooks']
     phases = [phase for _, phase in result['phases']]
     assert phases[0] == 'denoise' and phases[-1] == 'finetune' and set(phases) == {'denoise', 'finetune'}
