@@ -1,7 +1,7 @@
 """Run the scripts of ``tools/`` in the test process: faster than a subprocess, and monkeypatchable.
 
 A tool is imported once as the module ``tools.NAME`` (its file path as a dotted name: what mutation
-testing expects, see the README's development section) and run through its ``main`` with ``sys.argv``
+testing expects, see docs/development.md, "Mutation testing") and run through its ``main`` with ``sys.argv``
 set, from the repository root.
 """
 import contextlib
