@@ -105,7 +105,7 @@ def main():
                                          '--cfg-options', *seed], log('1_train_baseline'))
     baseline_ckpt = last_checkpoint(dirs['baseline'])
     # The config's own optimizer and LR (the tiny run checks the mechanics: its 6 denoise iterations teach the
-    # denoisers little; README, "Tiny runs").
+    # denoisers little; docs/results.md, "Tiny runs").
     run_step(2, steps, 'train DenoiseRep', ['tools/train.py', DENOISEREP, *scale, '--work-dir', dirs['denoiserep'],
                                            '--cfg-options', f'load_from={baseline_ckpt}', *seed],
              log('2_train_denoiserep'))

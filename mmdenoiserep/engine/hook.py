@@ -82,7 +82,7 @@ class DenoiseRepHook(Hook):
             is taken over, in (0, 1]. Defaults to 1.0: the paper's loss, over every position. A fraction
             < 1 estimates it on positions drawn afresh in every iteration (unbiased, cheaper: 0.1 brings
             a denoise-phase iteration of ResNet-50 from 1.55x to 0.46x a baseline iteration on this
-            project's CPU, README "What it costs"); a config that uses it says so in its own file.
+            project's CPU, docs/results.md "What it costs"); a config that uses it says so in its own file.
         backbone_only (bool): run only the backbone in the denoise phase. Defaults to True.
 
     Note:

@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--only', nargs='+', choices=sorted(BACKBONES), help='these rows only')
     parser.add_argument('--out', default=osp.join('work_dirs', 'benchmarks'),
-                        help="folder for the results (default: work_dirs/benchmarks; the README's table: docs/results)")
+                        help="folder for the results (default: work_dirs/benchmarks; the tables of docs/results.md: docs/results)")
     parser.add_argument('--repeats', type=int, default=30, help='interleaved inference rounds (default: 30)')
     parser.add_argument('--no-train', action='store_true',
                         help='inference only; writes benchmarks_latency.json and .md instead')
