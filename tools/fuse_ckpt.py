@@ -111,11 +111,10 @@ def fuse_checkpoint(args) -> None:
     model = build_model(cfg)
     if not denoising_layers(model):
         raise InputError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
-    schedule_keys = [key for key in model.state_dict() if key.endswith(SCHEDULE_KEY)]
     if not any(key.endswith(SCHEDULE_KEY) for key in state_dict):
         print(f'note: {args.checkpoint} stores no layer schedules (written before checkpoints did): fusing with '
               f'those of {args.config}')
-        state_dict.update({key: value for key, value in model.state_dict().items() if key in schedule_keys})
+        state_dict.update({key: value for key, value in model.state_dict().items() if key.endswith(SCHEDULE_KEY)})
     load_strict(model, state_dict, f'{args.checkpoint} does not match the model of {args.config}')
     n_unfused = sum(p.numel() for p in model.parameters())
 
