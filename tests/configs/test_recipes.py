@@ -67,7 +67,8 @@ SWIN_AUTHORS = dict(
     no_decay_keywords=('cpb_mlp', 'logit_scale', 'relative_position_bias_table'),  # no_weight_decay_keywords
     no_decay_names=('absolute_pos_embed',),  # no_weight_decay
 )
-SWIN_ROWS = {'swinv2_t': dict(layers=48), 'swinv2_b': dict(layers=96)}  # 4 per block: 12 and 24 blocks
+SWIN_ROWS = {'swinv2_t': dict(layers=48), 'swinv2_s': dict(layers=96),  # 4 per block: 12, 24 and 24 blocks
+             'swinv2_b': dict(layers=96)}
 
 
 def config(name: str) -> Config:
