@@ -3,12 +3,11 @@
 # Recipe: project recipe (the authors' CIFAR-10 code trains a patch-4 ViT from scratch, a different experiment; they
 # published none for ViT fine-tuning): the ViT-B/16 CIFAR-10 row's (vit_b16_denoiserep_cifar10.py), point by point.
 # Training: the control's.
-# Layers: the authors' ViT rule (convert_vit_denoise_linear: the Linear layers of the MLP blocks, mmpretrain's ffn
-# fc1/fc2 of the 12 blocks: 24 layers), written as include under preset 'all' because mmpretrain's DeiT3 class has no
-# preset 'authors' entry. lambda 0.01, the authors' classification weight. Phases: 10 epochs of denoise, then 10 of
-# finetune (interval 10, offset 0, by epoch), denoise first; the paper's loss over every position (loss_positions
-# 1.0). Denoisers: lr 1e-3 x denoiser_lr_mult 10000 = 10 (SGD) at the start, under the same per-epoch cosine, no
-# weight decay (the control's keys).
+# Layers: preset 'authors', the authors' ViT rule (convert_vit_denoise_linear: the Linear layers of the MLP blocks,
+# mmpretrain's ffn fc1/fc2 of the 12 blocks: 24 layers). lambda 0.01, the authors' classification weight. Phases: 10
+# epochs of denoise, then 10 of finetune (interval 10, offset 0, by epoch), denoise first; the paper's loss over every
+# position (loss_positions 1.0). Denoisers: lr 1e-3 x denoiser_lr_mult 10000 = 10 (SGD) at the start, under the same
+# per-epoch cosine, no weight decay (the control's keys).
 # Summed denoiser LR over the denoise phase: 6.6e4 (10 x 8.43 epoch-equivalents of the cosine x 782 iterations per
 # epoch: 50,000 images / 64 = 782, total batch 4 GPUs x 16).
 # Why this denoiser LR (SGD): a step is lr x gradient, and a denoiser entry's noise-loss gradient is only about lambda
@@ -24,8 +23,7 @@ model = dict(
         _delete_=True,
         type='mmdenoiserep.DenoiseRepBackbone',
         backbone={{_base_.model.backbone}},
-        preset='all',
-        include=('layers.*.ffn.layers.*', ),  # the authors' MLP-block rule: fc1, fc2 of every block
+        preset='authors',  # the authors' MLP-block rule: fc1, fc2 of every block
         example_input_shape=(1, 3, 384, 384)))
 
 custom_hooks = [

@@ -1,13 +1,12 @@
-# DenoiseRep on ViT-S/16 (DeiT III, 384px), ImageNet-1k: the control config plus the method (its backbone wrapped,
+# DenoiseRep on ViT-S/16 (AugReg, 384px), ImageNet-1k: the control config plus the method (its backbone wrapped,
 # the DenoiseRep hook). Paper: acc@1 83.87 -> 84.02, acc@5 96.73 -> 96.86.
 # Recipe: project recipe (the authors published DenoiseRep code for ImageNet only for SwinV2; their stage is carried
 # over to ViT). Training: the control's.
-# Layers: the authors' ViT rule (convert_vit_denoise_linear: the Linear children of the MLP blocks, mmpretrain's ffn
-# fc1/fc2 of the 12 blocks: 24 layers), written as include under preset 'all' because mmpretrain's DeiT3 class has
-# no preset 'authors' entry. lambda 0.01 (MODEL.DIFFUSION_LOSS_WEIGHT, the authors' classification weight), the
-# paper's loss over every position, phases of 10 epochs (TRAIN.FT_EPOCH) starting with denoise at epoch 0 (main.py
-# counts epochs from 0: denoise 0-9, finetune 10-19, ...; 6 cycles). Denoisers: lr 2.5e-5 x denoiser_lr_mult 5 =
-# 1.25e-4 (AdamW) at the peak, under the control's schedule, no weight decay (the control's keys).
+# Layers: preset 'authors', the authors' ViT rule (convert_vit_denoise_linear: the Linear children of the MLP blocks,
+# mmpretrain's ffn fc1/fc2 of the 12 blocks: 24 layers). lambda 0.01 (MODEL.DIFFUSION_LOSS_WEIGHT, the authors'
+# classification weight), the paper's loss over every position, phases of 10 epochs (TRAIN.FT_EPOCH) starting with
+# denoise at epoch 0 (main.py counts epochs from 0: denoise 0-9, finetune 10-19, ...; 6 cycles). Denoisers: lr 2.5e-5 x
+# denoiser_lr_mult 5 = 1.25e-4 (AdamW) at the peak, under the control's schedule, no weight decay (the control's keys).
 # Summed denoiser LR over the 60 denoise-phase epochs: 4.04e-3 x iterations per epoch (about 5,005 at 256 images:
 # 20; the authors' x1 would give 4.05).
 # Why this denoiser LR (AdamW): Adam moves an entry by about lr per step, so the summed LR is about the largest
@@ -23,8 +22,7 @@ model = dict(
         _delete_=True,
         type='mmdenoiserep.DenoiseRepBackbone',
         backbone={{_base_.model.backbone}},
-        preset='all',
-        include=('layers.*.ffn.layers.*', ),  # the authors' MLP-block rule: fc1, fc2 of every block
+        preset='authors',  # the authors' MLP-block rule: fc1, fc2 of every block
         example_input_shape=(1, 3, 384, 384)))
 
 custom_hooks = [

@@ -17,19 +17,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from mmdenoiserep.utils import InputError, load_checkpoint_file, rename_keys, save_atomically
+from mmdenoiserep.utils import InputError, load_checkpoint_file, rename_timm_vit, save_atomically
 
-#: timm ViT key pattern -> mmpretrain VisionTransformer key
-RENAMES = [
-    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
-    (r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
-    (r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
-    (r'^blocks\.(\d+)\.attn\.', r'layers.\1.attn.'),
-    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
-    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
-    (r'^norm\.', 'ln1.'),
-    (r'^(cls_token|pos_embed)$', r'\1'),
-]
 DROPPED = ('head', 'dist_token', 'pre_logits', 'fc_norm')
 
 
@@ -66,9 +55,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple, hw_ratio: int) -> tor
 def convert(checkpoint: dict, grid: tuple, hw_ratio: int = 2) -> dict:
     """mmpretrain VisionTransformer state_dict of a LUPerson/timm ViT checkpoint, pos_embed on ``grid``."""
     kept = {key: value for key, value in timm_state_dict(checkpoint).items() if key.split('.')[0] not in DROPPED}
-    converted = rename_keys(kept, RENAMES, 'timm/DINO ViT checkpoint')
-    if 'pos_embed' not in converted or 'patch_embed.projection.weight' not in converted:
-        raise InputError('no pos_embed/patch_embed in the checkpoint: not a timm/DINO ViT checkpoint')
+    converted = rename_timm_vit(kept, 'timm/DINO ViT checkpoint')  # the key map of mmdenoiserep.utils.timm_vit
     if converted['pos_embed'].shape[1] != 1 + grid[0] * grid[1]:
         converted['pos_embed'] = resize_pos_embed(converted['pos_embed'], grid, hw_ratio)
     return converted
