@@ -37,7 +37,10 @@ Selective scan: `selective_scan_torch` is the reference, pure PyTorch on any dev
 over the sequence, in float32, or float64 for float64 inputs); on CUDA, `selective_scan` uses a fused kernel
 when a package provides one (VMamba's ``selective_scan_cuda_oflex`` or ``selective_scan_cuda_core``, or
 ``mamba_ssm``), imported on first use. ``scan_backend='torch'`` (``VMamba``, `SS2D`, `selective_scan`) forces the
-reference. A_logs and Ds carry no weight decay in the official recipe (``paramwise_cfg`` custom keys).
+reference. Weight decay in the official recipe (``classification/utils/optimizer.py`` ``set_weight_decay``): all
+but 1-D parameters and ``.bias`` names, so Ds is exempt and A_logs (K D, N) and dt_projs_bias (K, D) decay (the
+``_no_weight_decay`` flags of the official SS2D are never read): mmengine's ``flat_decay_mult=0`` and
+``bias_decay_mult=0`` give the same groups.
 """
 import functools
 import importlib

@@ -42,7 +42,11 @@ LOSS_WEIGHT = {'Image Classification': 0.01}
 #: them (slow), this module only the others.
 SLOW_BUILDS = {'mask_rcnn_swinv2_t_denoiserep_coco', 'fcn_r50_denoiserep_ade20k', 'fcn_r101_denoiserep_ade20k',
                'swinv2_t_denoiserep_in1k', 'swinv2_b_denoiserep_in1k', 'vit_b16_denoiserep_cifar10',
-               'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets', 'vit_b16_denoiserep_flowers102'}
+               'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets', 'vit_b16_denoiserep_flowers102',
+               'mask_rcnn_swinv2_s_denoiserep_coco', 'swinv2_s_denoiserep_in1k', 'vit_b_denoiserep_in1k',
+               'vmamba_t_denoiserep_in1k', 'vmamba_s_denoiserep_in1k', 'vmamba_b_denoiserep_in1k',
+               'vmamba_t_denoiserep_cub', 'vmamba_t_denoiserep_pets', 'vmamba_t_denoiserep_flowers102',
+               'swinv2_t_denoiserep_cub', 'swinv2_t_denoiserep_pets', 'swinv2_t_denoiserep_flowers102'}
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,6 +1,7 @@
 """Every metafile row's DenoiseRep config fuses as the README shows it (``tools/fuse_ckpt.py CONFIG CKPT OUT``,
 checked in ``strip_denoiserep(cfg.model)``, the one deploy form) into a checkpoint that the row's baseline
-config loads with strict=True, and tools/benchmark.py builds its three models from the same config.
+config loads with strict=True and that gives the unfused model's features there (1e-4 of their scale, float32),
+and tools/benchmark.py builds its three models from the same config.
 
 Building a model must not change the config it came from: mmdet's DETRHead writes a tensor into
 ``loss_cls.class_weight``, and the baseline built next from the same config failed ("Expected class_weight to
@@ -36,6 +37,15 @@ def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path
     baseline = build_model(load(baseline_config))
     assert not denoising_layers(baseline)
     load_state_dict_exact(baseline, load_checkpoint_file(str(fused))['state_dict'])  # strict: the stock keys
+
+    fuse_tool = load_tool('fuse_ckpt')  # its feature extraction: extract_feat, else the backbone
+    inputs = torch.randn(fuse_tool.example_input_shape(load(config).model) or (1, 3, 224, 224),
+                         generator=torch.Generator().manual_seed(1))
+    unfused, fused_out = fuse_tool.features(model, inputs), fuse_tool.features(baseline, inputs)
+    assert len(unfused) == len(fused_out) > 0
+    for actual, expected in zip(fused_out, unfused):
+        scale = max(1.0, expected.abs().max().item())
+        torch.testing.assert_close(actual, expected, rtol=0, atol=1e-4 * scale)
 
 
 @pytest.mark.parametrize('row', experiments())

@@ -99,6 +99,7 @@ def outputs(model: torch.nn.Module, batch: dict, proposals=None) -> tuple:
 REPRESENTATIVES = {
     'mask_rcnn_swinv2_t_denoiserep_coco', 'mask_rcnn_r50_denoiserep_coco', 'yolov3_d53_denoiserep_coco',
     'fcn_r50_denoiserep_ade20k', 'segformer_mit_b0_denoiserep_ade20k', 'swinv2_t_denoiserep_in1k',
+    'vmamba_t_denoiserep_in1k',
     'resnet50_denoiserep_in1k', 'vit_b16_denoiserep_cifar10', 'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets',
     'vit_b16_denoiserep_flowers102', 'transreid_ssl_vit_s_denoiserep_market1501',
     'transreid_ssl_vit_s_denoiserep_msmt17', 'transreid_ssl_vit_s_denoiserep_cuhk03',
