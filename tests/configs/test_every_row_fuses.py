@@ -8,7 +8,6 @@ Building a model must not change the config it came from: mmdet's DETRHead write
 have type float"). The checkpoints here hold random denoisers (std 0.05: W' far from W), the model sizes of
 ``--tiny``.
 """
-import argparse
 
 import pytest
 import torch

@@ -202,22 +202,34 @@ def test_reid_optimizer_groups_follow_make_optimizer():
         assert [epoch[index] for epoch in lrs] == pytest.approx(expected, rel=1e-9, abs=1e-15)
 
 
-@pytest.mark.parametrize('row', sorted(SWIN_ROWS))
-def test_swinv2_denoiserep_config_is_the_authors_recipe(row):
-    authors = {**SWIN_AUTHORS, **SWIN_ROWS[row]}
+#: Project rows that carry the authors' SwinV2 ImageNet stage over to another backbone (their configs say so), with
+#: the project's denoiser rule for Adam-family rows (lr x5, no weight decay) and their layer preset.
+SWIN_STAGE_ROWS = {'vit_s': dict(denoiser_lr_mult=5.0, preset='authors'),
+                   'vit_b': dict(denoiser_lr_mult=5.0, preset='authors'),
+                   'vmamba_t': dict(denoiser_lr_mult=5.0, preset='all'),
+                   'vmamba_s': dict(denoiser_lr_mult=5.0, preset='all'),
+                   'vmamba_b': dict(denoiser_lr_mult=5.0, preset='all')}
+AUTHORS_SWIN_DENOISERS = dict(denoiser_lr_mult=1.0, preset='authors')  # optimizer.py: no rule for the denoisers
+
+
+@pytest.mark.parametrize('row', sorted(SWIN_ROWS) + sorted(SWIN_STAGE_ROWS))
+def test_imagenet_denoiserep_config_runs_the_authors_swinv2_stage(row):
+    """The SwinV2 rows are the authors' stage; the ViT and VMamba ImageNet rows run the same stage (project recipe)
+    and differ only in their denoisers' LR rule and layer preset."""
+    authors = {**SWIN_AUTHORS, **SWIN_STAGE_ROWS.get(row, AUTHORS_SWIN_DENOISERS)}
     cfg = config(f'{row}_denoiserep_in1k')
     assert cfg.train_cfg.max_epochs == authors['max_epochs']
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.clip_grad.max_norm == authors['clip_grad']
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, opt.lr, opt.weight_decay, opt.eps, tuple(opt.betas)) == (
         'AdamW', authors['base_lr'], authors['weight_decay'], authors['eps'], authors['betas'])
-    assert cfg.optim_wrapper.paramwise_cfg.denoiser_lr_mult == 1.0  # optimizer.py: no rule for the denoisers
+    assert cfg.optim_wrapper.paramwise_cfg.denoiser_lr_mult == authors['denoiser_lr_mult']
     assert 2 * cfg.train_dataloader.batch_size == authors['total_batch'] == cfg.auto_scale_lr.base_batch_size
     assert cfg.randomness.seed == authors['seed'] and cfg.randomness.diff_rank_seed
     hook = hook_of(cfg)
     assert hook['loss_weight'] == authors['loss_weight'] and hook['loss_positions'] == 1.0
     assert hook_phases(hook, authors['max_epochs']) == authors_phase(authors['max_epochs'], counts_from=0)
-    assert cfg.model.backbone.preset == 'authors'
+    assert cfg.model.backbone.preset == authors['preset']
     # the per-iteration schedule: warm-up from WARMUP_LR over 20 epochs, then cosine to MIN_LR (warmup_prefix)
     iters = 3
     model = torch.nn.Linear(2, 2)
