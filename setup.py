@@ -36,7 +36,10 @@ INSTALL_REQUIRES = [
     'numpy',
 ]
 EXTRAS_REQUIRE = {'tests': ['pytest', 'hypothesis', 'pytest-timeout', 'onnx==1.23.2', 'onnxruntime==1.32.0',
-                            'mutmut==3.8.1']}
+                            'mutmut==3.8.1'],
+                  # VMamba's fused CUDA selective scan (mmdenoiserep/models/vmamba.py uses it on CUDA when installed;
+                  # without it, the pure-PyTorch scan): needs a CUDA toolchain to build
+                  'vmamba-cuda': ['mamba-ssm']}
 
 
 def version():
