@@ -10,8 +10,9 @@ stand-in that resolves HistoryBuffer's statistics methods and refuses everything
 import os.path as osp
 import pickle
 import re
+import sys
 import zipfile
-from typing import List, Mapping, Optional, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -19,8 +20,9 @@ import torch
 from .errors import InputError, first_line
 from .files import write_atomically
 
-__all__ = ['rename_keys', 'checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'load_checkpoint_file', 'load_state_dict_exact',
-           'read_denoiserep_checkpoint', 'checkpoint_state_dict', 'check_not_unfused', 'save_atomically']
+__all__ = ['rename_keys', 'checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'load_checkpoint_file',
+           'load_state_dict_exact', 'read_denoiserep_checkpoint', 'checkpoint_state_dict', 'check_not_unfused',
+           'save_atomically', 'convert_checkpoint_file']
 
 
 def checkpoint_safe_globals() -> List:
@@ -77,13 +79,14 @@ def load_state_dict_exact(model: torch.nn.Module, state_dict: dict) -> None:
     model.load_state_dict(state_dict, strict=False)
 
 
-def checkpoint_state_dict(checkpoint) -> Mapping:
+def checkpoint_state_dict(checkpoint, source: str = '') -> Mapping:
     """The state_dict of a loaded checkpoint: ``checkpoint['state_dict']``, or the checkpoint itself when
-    it is a bare state_dict (as mmengine's loader accepts). Raises InputError if it holds no tensors."""
+    it is a bare state_dict (as mmengine's loader accepts). Raises InputError ('<source> holds no state_dict
+    of tensors') if it holds no tensors."""
     state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else None
     if not isinstance(state_dict, Mapping) or not state_dict or not all(torch.is_tensor(v)
                                                                         for v in state_dict.values()):
-        raise InputError('holds no state_dict of tensors')
+        raise InputError(f'{source} holds no state_dict of tensors'.strip())
     return state_dict
 
 
@@ -115,10 +118,7 @@ def read_denoiserep_checkpoint(path: str, ema: bool = False) -> Tuple[dict, dict
         checkpoint = load_checkpoint_file(path)
     except Exception as error:  # torch raises several types for truncated or foreign files
         raise InputError(f'cannot read checkpoint {path}: {first_line(error)}') from error
-    try:
-        state_dict = dict(checkpoint_state_dict(checkpoint))
-    except InputError as error:
-        raise InputError(f'{path} {error}') from error
+    state_dict = dict(checkpoint_state_dict(checkpoint, path))
     averaged = checkpoint.get('ema_state_dict')  # a Mapping only in an EMAHook checkpoint (a bare one: a tensor)
     if ema and not isinstance(averaged, Mapping):
         raise InputError(f'{path} holds no EMA weights (no ema_state_dict: not saved with EMAHook); drop --ema')
@@ -196,3 +196,32 @@ def save_atomically(obj, path: str) -> None:
     """``torch.save(obj, path)`` through a temporary file in the same folder and a rename: ``path`` is
     either left as it was or holds the complete new file, with the mode a plain save would give it."""
     write_atomically(path, lambda f: torch.save(obj, f))
+
+
+def convert_checkpoint_file(src: str, dst: str, convert: Callable, tool: str,
+                            safe_globals: Sequence = ()) -> Tuple[dict, dict]:
+    """Read SRC, convert it, write DST: the path every script of tools/model_converters/ takes.
+
+    SRC must be a file; it is read by `load_checkpoint_file` (``weights_only``, with ``safe_globals`` allowed for
+    this load only) and handed to ``convert(checkpoint) -> (state_dict, meta)``; the state_dict must be finite
+    (`check_finite`). DST gets ``{'meta': dict(converted_from=<SRC's absolute path>, converter=tool, **meta),
+    'state_dict': state_dict}``, written atomically. Returns (state_dict, that meta). Bad input (an InputError
+    here or from ``convert``) or a failed write exits with the one line '<tool>: error: ...' (status 1), no DST.
+    """
+    try:
+        if not osp.isfile(src):
+            raise InputError(f'SRC not found: {src}' + (' (a directory)' if osp.isdir(src) else ''))
+        try:
+            with torch.serialization.safe_globals(list(safe_globals)):
+                checkpoint = load_checkpoint_file(src)
+        except Exception as error:  # torch raises several types for truncated or foreign files
+            raise InputError(f'cannot read {src}: {first_line(error)}') from error
+        state_dict, meta = convert(checkpoint)
+        check_finite(state_dict, src)
+        meta = dict(converted_from=osp.abspath(src), converter=tool, **meta)
+        save_atomically(dict(meta=meta, state_dict=state_dict), dst)
+    except InputError as error:
+        sys.exit(f'{tool}: error: {error}')
+    except OSError as error:
+        sys.exit(f'{tool}: error: cannot write {dst}: {first_line(error)}')
+    return state_dict, meta

@@ -271,3 +271,27 @@ def test_load_checkpoint_file_asks_for_weights_only_explicitly(monkeypatch):
     monkeypatch.setattr(torch, 'load', lambda *args, **kwargs: calls.append(kwargs) or {})
     load_checkpoint_file('any.pth')
     assert calls == [dict(map_location='cpu', weights_only=True)]
+
+
+def test_convert_checkpoint_file_writes_meta_and_state_dict_or_exits_with_one_line_and_no_file(tmp_path):
+    from mmdenoiserep.utils import convert_checkpoint_file
+    src, dst = tmp_path / 'src.pth', tmp_path / 'out' / 'dst.pth'
+    torch.save({'w': torch.ones(2)}, src)
+    state_dict, meta = convert_checkpoint_file(str(src), str(dst), lambda ckpt: ({'v': ckpt['w'] * 2}, dict(n=1)),
+                                               'tool.py')
+    assert meta == dict(converted_from=str(src), converter='tool.py', n=1) and state_dict['v'].equal(2 * torch.ones(2))
+    written = torch.load(dst, weights_only=True)
+    assert written['meta'] == meta and written['state_dict']['v'].equal(state_dict['v'])
+    dst.unlink()
+
+    def refuse(checkpoint):
+        raise InputError("unexpected key 'w': not a test checkpoint")
+
+    for convert, path, message in [
+            (refuse, src, "tool.py: error: unexpected key 'w': not a test checkpoint"),
+            (lambda ckpt: ({'w': torch.full((2,), float('nan'))}, {}), src,
+             f'tool.py: error: {src} holds non-finite values in w (2 of 2): a diverged run; refusing to use it'),
+            (refuse, tmp_path, f'tool.py: error: SRC not found: {tmp_path} (a directory)')]:
+        with pytest.raises(SystemExit) as exited:
+            convert_checkpoint_file(str(path), str(dst), convert, 'tool.py')
+        assert exited.value.code == message and not dst.exists()  # sys.exit(str): the one line, status 1

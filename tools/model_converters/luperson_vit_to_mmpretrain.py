@@ -8,16 +8,18 @@ a DINO checkpoint (the ``teacher`` network, keys ``backbone.*``) or a bare timm 
 ``state_dict`` with the keys of mmpretrain's ``VisionTransformer``, for the re-id configs'
 ``init_cfg=dict(type='Pretrained', checkpoint=DST)``. The position embedding is resized to the patch grid
 of ``--img-size`` (H W) as TransReID-SSL's ``load_param`` does: the pre-training grid has H = hw_ratio x W.
-The DINO projection head, the classifier and distillation tokens are dropped. Writes DST atomically.
+The DINO projection head, the classifier and distillation tokens are dropped. DST also holds ``meta`` (SRC,
+the image size and the patch grid); written atomically. Bad input (a missing or unreadable file, a key of another
+model, a NaN or Inf) is a one-line error and no file.
 """
 import argparse
 import math
-import sys
+import os.path as osp
 
 import torch
 import torch.nn.functional as F
 
-from mmdenoiserep.utils import InputError, load_checkpoint_file, rename_timm_vit, save_atomically
+from mmdenoiserep.utils import InputError, convert_checkpoint_file, rename_timm_vit
 
 DROPPED = ('head', 'dist_token', 'pre_logits', 'fc_norm')
 
@@ -69,17 +71,14 @@ def main():
     parser.add_argument('--patch-size', type=int, default=16)
     parser.add_argument('--hw-ratio', type=int, default=2, help='H / W of the pre-training patch grid')
     args = parser.parse_args()
-    try:
-        try:  # DINO checkpoints also hold its argparse.Namespace: allowed here, for this load only
-            with torch.serialization.safe_globals([argparse.Namespace]):
-                checkpoint = load_checkpoint_file(args.src)
-        except Exception as error:
-            raise InputError(f'cannot read {args.src}: {str(error).splitlines()[0]}') from error
-        grid = (args.img_size[0] // args.patch_size, args.img_size[1] // args.patch_size)
-        state_dict = convert(checkpoint, grid, args.hw_ratio)
-        save_atomically(dict(state_dict=state_dict), args.dst)
-    except InputError as error:
-        sys.exit(f'luperson_vit_to_mmpretrain.py: error: {error}')
+    grid = (args.img_size[0] // args.patch_size, args.img_size[1] // args.patch_size)
+
+    def convert_checkpoint(checkpoint):
+        return convert(checkpoint, grid, args.hw_ratio), dict(img_size=tuple(args.img_size), grid=grid)
+
+    # DINO checkpoints also hold its argparse.Namespace: allowed for this load only
+    state_dict, _ = convert_checkpoint_file(args.src, args.dst, convert_checkpoint, osp.basename(__file__),
+                                            safe_globals=[argparse.Namespace])
     print(f'{len(state_dict)} tensors, pos_embed {tuple(state_dict["pos_embed"].shape)}; wrote {args.dst}')
 
 

@@ -25,9 +25,8 @@ import os.path as osp
 import re
 import sys
 
-from mmdenoiserep.utils import (InputError, check_finite, checkpoint_state_dict, first_line, load_checkpoint_file,
-                                mmpretrain_vit_keys, rename_keys, rename_timm_vit, save_atomically,
-                                strip_ddp_prefix)
+from mmdenoiserep.utils import (InputError, checkpoint_state_dict, convert_checkpoint_file, mmpretrain_vit_keys,
+                                rename_keys, rename_timm_vit, strip_ddp_prefix)
 
 SOURCE = 'timm ViT classifier state_dict'
 #: timm's classifier -> mmpretrain's VisionTransformerClsHead (hidden_dim=None)
@@ -73,31 +72,19 @@ def main():
     parser.add_argument('src', help="timm ViT state_dict (the Hugging Face repo's pytorch_model.bin)")
     parser.add_argument('dst', help='path of the mmpretrain checkpoint to write')
     args = parser.parse_args()
-    try:
-        if not osp.isfile(args.src):
-            raise InputError(f'SRC not found: {args.src}' + (' (a directory)' if osp.isdir(args.src) else ''))
-        if is_safetensors(args.src):
-            raise InputError(f'{args.src} is a safetensors file, which needs the safetensors package (not installed '
-                             "here): download the same Hugging Face repo's pytorch_model.bin instead")
-        try:
-            checkpoint = load_checkpoint_file(args.src)  # torch.load(weights_only=True)
-            state_dict = checkpoint_state_dict(checkpoint)
-        except InputError as error:
-            raise InputError(f'{args.src} {error}') from error
-        except Exception as error:  # torch raises several types for truncated or foreign files
-            raise InputError(f'cannot read {args.src}: {first_line(error)}') from error
-        state_dict = convert(dict(state_dict))
-        check_finite(state_dict, args.src)
+    tool = osp.basename(__file__)
+    if osp.isfile(args.src) and is_safetensors(args.src):  # refused before torch.load, which says only 'cannot read'
+        sys.exit(f'{tool}: error: {args.src} is a safetensors file, which needs the safetensors package (not '
+                 "installed here): download the same Hugging Face repo's pytorch_model.bin instead")
+
+    def convert_checkpoint(checkpoint):
+        state_dict = convert(dict(checkpoint_state_dict(checkpoint, args.src)))
         num_classes, channels = state_dict['head.layers.head.weight'].shape
-        meta = dict(converted_from=osp.abspath(args.src), converter=osp.basename(__file__),
-                    num_classes=int(num_classes), embed_dims=int(channels),
-                    num_layers=sum(key.endswith('.ln2.weight') for key in state_dict),
-                    num_patches=int(state_dict['backbone.pos_embed'].shape[1]) - 1)
-        save_atomically(dict(meta=meta, state_dict=state_dict), args.dst)
-    except InputError as error:
-        sys.exit(f'timm_vit_to_mmpretrain.py: error: {error}')
-    except OSError as error:
-        sys.exit(f'timm_vit_to_mmpretrain.py: error: cannot write {args.dst}: {first_line(error)}')
+        return state_dict, dict(num_classes=int(num_classes), embed_dims=int(channels),
+                                num_layers=sum(key.endswith('.ln2.weight') for key in state_dict),
+                                num_patches=int(state_dict['backbone.pos_embed'].shape[1]) - 1)
+
+    state_dict, meta = convert_checkpoint_file(args.src, args.dst, convert_checkpoint, tool)
     print(f'{len(state_dict)} tensors ({meta["num_layers"]} blocks, {meta["embed_dims"]} channels, '
           f'{meta["num_patches"]} patches + class token, {meta["num_classes"]} classes); wrote {args.dst}')
 

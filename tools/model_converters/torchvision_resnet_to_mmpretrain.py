@@ -15,12 +15,11 @@ unreadable file, a key of another model, a NaN or Inf) is a one-line error and n
 """
 import argparse
 import os.path as osp
-import sys
 
 import torch
 
-from mmdenoiserep.utils import (InputError, check_finite, checkpoint_state_dict, first_line, load_checkpoint_file,
-                                rename_keys, save_atomically, strip_ddp_prefix)
+from mmdenoiserep.utils import (InputError, checkpoint_state_dict, convert_checkpoint_file, rename_keys,
+                                strip_ddp_prefix)
 
 #: torchvision ResNet key -> mmpretrain ImageClassifier key
 RENAMES = [
@@ -53,25 +52,12 @@ def main():
     parser.add_argument('src', help='torchvision ResNet state_dict (e.g. resnet50-0676ba61.pth)')
     parser.add_argument('dst', help='path of the mmpretrain checkpoint to write')
     args = parser.parse_args()
-    try:
-        if not osp.isfile(args.src):
-            raise InputError(f'SRC not found: {args.src}' + (' (a directory)' if osp.isdir(args.src) else ''))
-        try:
-            checkpoint = load_checkpoint_file(args.src)  # torch.load(weights_only=True)
-            state_dict = checkpoint_state_dict(checkpoint)
-        except InputError as error:
-            raise InputError(f'{args.src} {error}') from error
-        except Exception as error:  # torch raises several types for truncated or foreign files
-            raise InputError(f'cannot read {args.src}: {first_line(error)}') from error
-        state_dict = convert(dict(state_dict))
-        check_finite(state_dict, args.src)
-        meta = dict(converted_from=osp.abspath(args.src), converter=osp.basename(__file__),
-                    num_classes=int(state_dict['head.fc.weight'].shape[0]))
-        save_atomically(dict(meta=meta, state_dict=state_dict), args.dst)
-    except InputError as error:
-        sys.exit(f'torchvision_resnet_to_mmpretrain.py: error: {error}')
-    except OSError as error:
-        sys.exit(f'torchvision_resnet_to_mmpretrain.py: error: cannot write {args.dst}: {first_line(error)}')
+
+    def convert_checkpoint(checkpoint):
+        state_dict = convert(dict(checkpoint_state_dict(checkpoint, args.src)))
+        return state_dict, dict(num_classes=int(state_dict['head.fc.weight'].shape[0]))
+
+    state_dict, meta = convert_checkpoint_file(args.src, args.dst, convert_checkpoint, osp.basename(__file__))
     print(f'{len(state_dict)} tensors ({meta["num_classes"]} classes); wrote {args.dst}')
 
 

@@ -16,14 +16,12 @@ unknown keys, NaN or Inf) is a one-line error and no file; DST is written atomic
 import argparse
 import os.path as osp
 import re
-import sys
 from collections import OrderedDict
 
 import torch
 
 from mmdenoiserep.models.vmamba import VMamba
-from mmdenoiserep.utils import (InputError, check_finite, first_line, load_checkpoint_file, rename_keys,
-                                save_atomically, strip_ddp_prefix)
+from mmdenoiserep.utils import InputError, convert_checkpoint_file, rename_keys, strip_ddp_prefix
 
 ARCHS = ('tiny', 'small', 'base')
 BLOCK = r'^(layers\.\d+\.blocks\.\d+)\.'
@@ -129,25 +127,16 @@ def main():
     parser.add_argument('--arch', choices=ARCHS, help='VMamba arch to check the shapes against (default: inferred)')
     parser.add_argument('--ema', action='store_true', help="convert the EMA weights ('model_ema')")
     args = parser.parse_args()
-    try:
-        if not osp.isfile(args.src):
-            raise InputError(f'SRC not found: {args.src}')
-        try:  # the training checkpoints also hold their yacs config: read as a plain dict, for this load only
-            with torch.serialization.safe_globals([(_Config, 'yacs.config.CfgNode')]):
-                checkpoint = load_checkpoint_file(args.src)
-        except Exception as error:  # torch raises several types for truncated or foreign files
-            raise InputError(f'cannot read {args.src}: {first_line(error)}') from error
+
+    def convert_checkpoint(checkpoint):
         if not isinstance(checkpoint, dict):
             raise InputError(f'{args.src} holds a {type(checkpoint).__name__}, not a checkpoint dict')
         state_dict = convert(model_state_dict(checkpoint, args.ema), args.arch)
-        check_finite(state_dict, args.src)
-        meta = dict(converted_from=osp.abspath(args.src), converter=osp.basename(__file__), ema=args.ema,
-                    num_classes=int(state_dict['head.fc.weight'].shape[0]))
-        save_atomically(dict(meta=meta, state_dict=state_dict), args.dst)
-    except InputError as error:
-        sys.exit(f'vmamba_to_mmpretrain.py: error: {error}')
-    except OSError as error:
-        sys.exit(f'vmamba_to_mmpretrain.py: error: cannot write {args.dst}: {first_line(error)}')
+        return state_dict, dict(ema=args.ema, num_classes=int(state_dict['head.fc.weight'].shape[0]))
+
+    # the training checkpoints also hold their yacs config: read as a plain dict, for this load only
+    state_dict, meta = convert_checkpoint_file(args.src, args.dst, convert_checkpoint, osp.basename(__file__),
+                                               safe_globals=[(_Config, 'yacs.config.CfgNode')])
     print(f'{len(state_dict)} tensors ({meta["num_classes"]} classes{", EMA" if args.ema else ""}); wrote {args.dst}')
 
 
