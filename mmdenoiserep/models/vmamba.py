@@ -267,8 +267,11 @@ class SS2D(nn.Module):
         xs = cross_scan(x)  # (B, K, D, L)
         dts, Bs, Cs = self.x_proj(xs.transpose(2, 3)).split([self.dt_rank, self.d_state, self.d_state], dim=2)
         dts = self.dt_projs(dts.transpose(2, 3))  # (B, K, D, L)
-        y = selective_scan(xs.flatten(1, 2), dts.flatten(1, 2), -self.A_logs.float().exp(), Bs, Cs, self.Ds.float(),
-                           self.dt_projs_bias.float().flatten(), delta_softplus=True, backend=self.scan_backend)
+        precision = torch.float64 if xs.dtype == torch.float64 else torch.float32  # the scan's, as the kernels'
+        A, Ds, dt_bias = (-self.A_logs.to(precision).exp(), self.Ds.to(precision),
+                          self.dt_projs_bias.to(precision).flatten())
+        y = selective_scan(xs.flatten(1, 2), dts.flatten(1, 2), A, Bs, Cs, Ds, dt_bias, delta_softplus=True,
+                           backend=self.scan_backend)
         y = cross_merge(y.reshape(batch, DIRECTIONS, -1, height * width), height, width)
         return self.out_proj(self.out_norm(y).to(dtype))
 

@@ -299,3 +299,60 @@ def test_frozen_stages_and_norm_eval():
         norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
         assert len(norms) == 2 + 2 * 5 + 3 + 1 and all(m.training != norm_eval for m in norms)
         assert all(m.training for m in model.modules() if isinstance(m, nn.LayerNorm))  # SS2D's out_norm
+
+
+def channel_layer_norm(x, norm):
+    """LayerNorm over the channels of a (B, C, H, W) map, written out."""
+    mean = x.mean(1, keepdim=True)
+    var = x.var(1, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + norm.eps) * norm.weight[:, None, None] + norm.bias[:, None, None]
+
+
+def reference_ss2d(op, x):
+    """SS2D (v05_noz) from its definition, direction by direction with explicit position orders, each direction's
+    scan by the step-by-step `recurrence` (float64): no code of the module under test but its parameters."""
+    channels = op.inner_channels
+    rank, states = op.dt_rank, op.d_state
+    z = F.conv2d(x, op.in_proj.weight)
+    z = F.silu(F.conv2d(z, op.conv2d.weight, op.conv2d.bias, padding=op.conv2d.padding, groups=channels))
+    height, width = z.shape[2:]
+    rows = [(i, j) for i in range(height) for j in range(width)]
+    columns = [(i, j) for j in range(width) for i in range(height)]
+    orders = [rows, columns, rows[::-1], columns[::-1]]
+    x_proj = op.x_proj.linear.weight.view(4, rank + 2 * states, channels)
+    dt_projs = op.dt_projs.linear.weight.view(4, channels, rank)
+    A = -torch.exp(op.A_logs).view(4, channels, states)
+    Ds, dt_bias = op.Ds.view(4, channels), op.dt_projs_bias.view(4, channels)
+    merged = torch.zeros_like(z)
+    for k, order in enumerate(orders):
+        sequence = torch.stack([z[:, :, i, j] for i, j in order], dim=-1)  # (B, D, L)
+        dt_low, B, C = torch.einsum('oi,bil->bol', x_proj[k], sequence).split([rank, states, states], dim=1)
+        dt = torch.einsum('dr,brl->bdl', dt_projs[k], dt_low)
+        y = recurrence(sequence, dt, A[k], B[:, None], C[:, None], Ds[k], dt_bias[k], softplus=True)
+        for t, (i, j) in enumerate(order):
+            merged[:, :, i, j] += y[:, :, t]
+    return F.conv2d(channel_layer_norm(merged, op.out_norm), op.out_proj.weight)
+
+
+def randomise(module, seed):
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype) * 0.5)
+
+
+@pytest.mark.parametrize('ssm_ratio, height, width', [(1.0, 3, 4), (2.0, 4, 2)])
+def test_ss2d_and_vss_block_equal_their_definitions(ssm_ratio, height, width, one_thread):
+    """SS2D and the VSS block against a reference written from VMamba's definition (float64, eval): the four
+    directions, x_proj / dt_projs per direction, A = -exp(A_logs), D, the softplus delta bias, the cross merge,
+    out_norm, out_proj, and the block's two pre-norm residual branches."""
+    torch.manual_seed(0)
+    block = vmamba.VSSBlock(8, ssm_ratio=ssm_ratio, d_state=2, dt_rank=3, scan_backend='torch').double().eval()
+    randomise(block, seed=1)
+    x = torch.randn(2, 8, height, width, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(block.op(x), reference_ss2d(block.op, x), rtol=1e-9, atol=1e-9)
+        hidden = x + reference_ss2d(block.op, channel_layer_norm(x, block.norm))
+        mlp = F.conv2d(F.gelu(F.conv2d(channel_layer_norm(hidden, block.norm2), block.mlp.fc1.weight,
+                                       block.mlp.fc1.bias)), block.mlp.fc2.weight, block.mlp.fc2.bias)
+        torch.testing.assert_close(block(x), hidden + mlp, rtol=1e-9, atol=1e-9)
