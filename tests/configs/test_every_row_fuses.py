@@ -22,8 +22,9 @@ from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
 @pytest.mark.parametrize('row', experiments())
 def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path):
     baseline_config, _, config = paths(row)
+    cfg = load(config)
     torch.manual_seed(0)
-    model = build_model(load(config))
+    model = build_model(cfg)  # leaves cfg as it was (test_building_a_model_leaves_its_config_as_it_was)
     with torch.no_grad():
         for parameter in denoiser_parameters(model):
             parameter.normal_(std=0.05)
@@ -38,7 +39,7 @@ def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path
     load_state_dict_exact(baseline, load_checkpoint_file(str(fused))['state_dict'])  # strict: the stock keys
 
     fuse_tool = load_tool('fuse_ckpt')  # its feature extraction: extract_feat, else the backbone
-    inputs = torch.randn(fuse_tool.example_input_shape(load(config).model) or (1, 3, 224, 224),
+    inputs = torch.randn(fuse_tool.example_input_shape(cfg.model) or (1, 3, 224, 224),
                          generator=torch.Generator().manual_seed(1))
     unfused, fused_out = fuse_tool.features(model, inputs), fuse_tool.features(baseline, inputs)
     assert len(unfused) == len(fused_out) > 0
