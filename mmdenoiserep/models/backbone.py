@@ -70,6 +70,7 @@ def odd_kernel_convs(model: nn.Module) -> List[str]:
 #: backbone class name -> the authors' selection for it (``preset='authors'``).
 AUTHORS_SELECTION: Dict[str, Callable[[nn.Module], List[str]]] = {
     'VisionTransformer': mlp_linears, 'SwinTransformerV2': mlp_linears,
+    'TransReIDViT': mlp_linears,  # RG12138/DenoiseRep TransReID-SSL train.py: convert_vit_denoise_linear
     'ResNet': odd_kernel_convs, 'ResNetV1c': odd_kernel_convs, 'ResNetV1d': odd_kernel_convs,
     'Darknet': odd_kernel_convs,
 }
