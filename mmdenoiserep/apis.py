@@ -52,7 +52,9 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None, device='cpu',
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
         _load_exactly(model, checkpoint)
-    return model.to(device).eval()
+    model.to(device)
+    model.eval()  # not chained: some backbones' train() returns None (mmpretrain's ResNet)
+    return model
 
 
 def _load_exactly(model: torch.nn.Module, path: str) -> None:

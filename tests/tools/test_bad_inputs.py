@@ -236,3 +236,11 @@ def test_build_model_loads_exactly_in_eval_mode(checkpoint):
     saved = torch.load(checkpoint, weights_only=True)['state_dict']
     assert not model.training and all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())
     assert next(model.parameters()).device.type == 'cpu'
+
+
+def test_build_model_returns_a_bare_backbone_in_eval_mode():
+    """mmpretrain's ResNet.train() returns None: build_model must still return the module (in eval mode)."""
+    from mmengine.config import Config
+    model = build_model(Config(dict(default_scope='mmpretrain', model=dict(type='ResNet', depth=18))))
+    assert type(model).__name__ == 'ResNet' and not model.training
+    assert not any(module.training for module in model.modules())
