@@ -1,5 +1,8 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend
 from .checkpoint_check_hook import FusedCheckpointCheckHook, UnfusedCheckpointCheckHook
+from .clip_reid_loop import CLIPReIDTrainLoop
+from .clip_reid_optim import CLIPReIDOptimWrapperConstructor
+from .clip_reid_schedulers import CLIPReIDCosineLR, CLIPReIDWarmupMultiStepLR
 from .hook import DenoiseRepHook
 from .learned_fraction import LearnedFraction
 from .non_finite_check_hook import NonFiniteCheckHook
@@ -9,7 +12,8 @@ from .reseed_hook import ReseedHook
 from .schedulers import TimmCosineLR, timm_cosine_lr
 from .training_curves import TrainingCurves, plot_training_curves
 
-__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
+__all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'CLIPReIDCosineLR', 'CLIPReIDOptimWrapperConstructor',
+           'CLIPReIDTrainLoop', 'CLIPReIDWarmupMultiStepLR', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
            'FusedCheckpointCheckHook', 'LearnedFraction', 'NonFiniteCheckHook', 'PhaseLoggingHook', 'PhaseSchedule',
-           'ReseedHook', 'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook', 'phase_eta',
-           'plot_training_curves', 'timm_cosine_lr']
+           'ReseedHook', 'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook',
+           'phase_eta', 'plot_training_curves', 'timm_cosine_lr']
