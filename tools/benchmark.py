@@ -1,10 +1,11 @@
 """What DenoiseRep costs: parameters, FLOPs, inference latency, training-iteration time and memory.
 
     python tools/benchmark.py CONFIG [CHECKPOINT] [--tiny] [--batch N] [--shape C H W] [--repeats R]
-                              [--json OUT.json] [--cfg-options ...]
+                              [--compare OTHER_CONFIG [--compare-checkpoint CKPT]] [--json OUT.json]
+                              [--cfg-options ...]
 
 CONFIG is a DenoiseRep config (its backbone in ``mmdenoiserep.DenoiseRepBackbone``); CHECKPOINT, if given,
-is loaded into the DenoiseRep model (else its initial weights). Three models:
+is loaded into the DenoiseRep model (else its initial weights). The models:
 
 - baseline: CONFIG without the wrapper (the stock model), holding the unfused model's W, b;
 - unfused: the DenoiseRep model in eval mode, measured as a plain no-grad eval forward runs it (W' computed once
@@ -12,7 +13,12 @@ is loaded into the DenoiseRep model (else its initial weights). Three models:
   recomputed in every forward);
 - fused: ``fuse_denoisers`` of the unfused model (the stock classes, holding W', b');
 - baseline (copy): a second copy of the baseline, timed like the others: the noise floor of the comparison
-  (two copies of one model differ only by chance).
+  (two copies of one model differ only by chance);
+- compared (with ``--compare OTHER_CONFIG``): the model of another config, as its test runs it (eval, W' cached),
+  e.g. one whose denoiser does not fuse (``mmdenoiserep.PostBackboneDenoiser``): it holds
+  ``--compare-checkpoint``, else CONFIG's stock weights where their keys match and its own initial weights
+  elsewhere; its FLOPs are those of its deployed form (its denoising layers as the stock layers holding W', b').
+  OTHER_CONFIG takes the same ``--tiny`` and ``--cfg-options``.
 
 Inference: ``extract_feat`` (backbone and neck, the part DenoiseRep changes; the heads are the same) on a
 random (N, C, H, W) batch, float32, no_grad; after a warm-up the models run interleaved in a random order,
@@ -33,10 +39,12 @@ import ctypes
 import functools
 import gc
 import json
+import os.path as osp
 import random
 import statistics
 import sys
 import time
+from typing import Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -63,6 +71,9 @@ def parse_args(argv=None):
     parser.add_argument('--loss-positions', type=float, nargs='*', default=(0.25,), metavar='F',
                         help='also measure a denoise iteration with the noise-prediction loss on this fraction '
                              'of positions (default: 0.25)')
+    parser.add_argument('--compare', metavar='OTHER_CONFIG',
+                        help='also time the model of this config (e.g. a post-backbone denoiser, which does not fuse)')
+    parser.add_argument('--compare-checkpoint', metavar='CKPT', help="a checkpoint of --compare's model")
     parser.add_argument('--json', help='write the figures to this JSON file')
     add_config_args(parser, launcher=False)
     return parser.parse_args(argv)
@@ -84,18 +95,40 @@ def build_models(args):
     unfused = build_model(cfg)
     if not denoising_layers(unfused):
         raise InputError(f'{args.config} builds no denoising layers: give a DenoiseRep config')
+    fused = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
+    if denoising_layers(fused):
+        raise InputError(f'{args.config}: denoising layers outside a DenoiseRepBackbone do not fuse: give a DenoiseRep '
+                         'config, and this one with --compare')
     if args.checkpoint:
         load_state_dict_exact(unfused, read_denoiserep_checkpoint(args.checkpoint)[1])
     start = time.perf_counter()
     state_dict = fuse_denoisers(copy.deepcopy(unfused)).state_dict()
     fuse_seconds = time.perf_counter() - start
-    fused = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     load_state_dict_exact(fused, state_dict)  # the stock model holding the fused weights
     baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     # the same stock weights as the unfused model (like with like: random weights of another draw made the
     # latency differ by up to 7% through denormal activations alone)
     load_state_dict_exact(baseline, {k: v for k, v in unfused.state_dict().items() if '.denoiser.' not in k})
     return cfg, baseline, unfused, fused, fuse_seconds
+
+
+def build_compared(args, unfused) -> Tuple[str, torch.nn.Module]:
+    """(row name, model) of ``--compare``: its model holding ``--compare-checkpoint``, else the unfused model's
+    weights under the keys and shapes the two share (like with like) and its own initial weights elsewhere."""
+    cfg = load_config(argparse.Namespace(**{**vars(args), 'config': args.compare}))
+    model = build_model(cfg)
+    if args.compare_checkpoint:
+        load_state_dict_exact(model, read_denoiserep_checkpoint(args.compare_checkpoint)[1])
+    else:
+        own = model.state_dict()
+        model.load_state_dict({key: value for key, value in unfused.state_dict().items()
+                               if key in own and value.shape == own[key].shape}, strict=False)
+    return f"compared ({osp.splitext(osp.basename(args.compare))[0]}, eval, W' cached)", model
+
+
+def deployed(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` with every denoising layer as the stock layer holding W', b' (``model`` if none)."""
+    return fuse_denoisers(copy.deepcopy(model)) if denoising_layers(model) else model
 
 
 @torch.no_grad()
@@ -256,6 +289,14 @@ def main(argv=None) -> int:
               'baseline (copy)': (copy.deepcopy(baseline), contextlib.nullcontext),  # the noise floor (A/A)
               "unfused (eval, W' cached)": (cached, lambda: fused_weights_cached(cached)),
               'fused': (fused, contextlib.nullcontext)}
+    compared = None
+    if args.compare:
+        try:
+            name, compared = build_compared(args, unfused)
+        except (InputError, FileNotFoundError) as error:
+            print(f'benchmark.py: error: --compare: {error}', file=sys.stderr)
+            return 1
+        models[name] = (compared, lambda: fused_weights_cached(compared))
     latency = latencies(models, inputs, args.repeats)
     # apart: recomputing W' allocates the size of all weights per forward, which slows the model run next
     latency["unfused (eval, W' per forward)"] = latencies(
@@ -264,9 +305,14 @@ def main(argv=None) -> int:
     report = dict(config=args.config, batch=args.batch, shape=list(args.shape), torch=torch.__version__,
                   threads=torch.get_num_threads(), fuse_seconds=fuse_seconds,
                   params={name: sum(p.numel() for p in m.parameters()) for name, m in
-                          (('baseline', baseline), ('unfused', unfused), ('fused', fused))},
-                  flops={name: flops(m, inputs[:1]) for name, m in (('baseline', baseline), ('fused', fused))},
+                          (('baseline', baseline), ('unfused', unfused), ('fused', fused), ('compared', compared))
+                          if m is not None},
+                  flops={name: flops(m, inputs[:1]) for name, m in
+                         (('baseline', baseline), ('fused', fused),
+                          ('compared', None if compared is None else deployed(compared))) if m is not None},
                   latency_seconds=latency)
+    if compared is not None:
+        report['compared'] = args.compare
     if not args.no_train:
         batch = next(iter(Runner.build_dataloader(cfg.train_dataloader)))
         data = unfused.data_preprocessor(batch, True)

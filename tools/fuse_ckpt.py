@@ -111,6 +111,12 @@ def fuse_checkpoint(args) -> None:
     model = build_model(cfg)
     if not denoising_layers(model):
         raise InputError(f'{args.config} builds no denoising layers (no DenoiseRepBackbone in its model)')
+    baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
+    kept = [name for name, _ in denoising_layers(baseline)]
+    if kept:  # e.g. mmdenoiserep.PostBackboneDenoiser: no layer consumes its output
+        raise InputError(f'{args.config}: denoising layers outside a DenoiseRepBackbone do not fuse (its deploy form '
+                         f'keeps them): {", ".join(kept)}; test the checkpoint unfused: tools/test.py {args.config} '
+                         f'{args.checkpoint}')
     if not any(key.endswith(SCHEDULE_KEY) for key in state_dict):
         print(f'note: {args.checkpoint} stores no layer schedules (written before checkpoints did): fusing with '
               f'those of {args.config}')
@@ -124,7 +130,6 @@ def fuse_checkpoint(args) -> None:
     schedules = layer_schedules(model)
     fuse_denoisers(model)
 
-    baseline = build_model(cfg, model_cfg=strip_denoiserep(cfg.model))
     fused_state = model.state_dict()
     load_strict(baseline, fused_state, 'the fused weights do not fit the baseline model')
     max_diff = compare_features(features(baseline, inputs), expected)

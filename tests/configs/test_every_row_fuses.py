@@ -6,7 +6,8 @@ and tools/benchmark.py builds its three models from the same config.
 Building a model must not change the config it came from: mmdet's DETRHead writes a tensor into
 ``loss_cls.class_weight``, and the baseline built next from the same config failed ("Expected class_weight to
 have type float"). The checkpoints here hold random denoisers (std 0.05: W' far from W), the model sizes of
-``--tiny``.
+``--tiny``. A row whose metafile ``Fused`` is false (a denoiser outside the backbone that nothing after it can absorb:
+``mmdenoiserep.PostBackboneDenoiser``) is refused by both tools in one line, by design.
 """
 
 import pytest
@@ -16,7 +17,12 @@ from tool_helpers import load_tool, run_tool
 
 from mmdenoiserep import denoiser_parameters, denoising_layers
 from mmdenoiserep.apis import build_model
-from mmdenoiserep.utils import load_checkpoint_file, load_state_dict_exact
+from mmdenoiserep.utils import InputError, load_checkpoint_file, load_state_dict_exact
+
+
+def fuses(row) -> bool:
+    """The metafile's ``Fused`` (default true): whether the row's DenoiseRep model fuses into its baseline."""
+    return row['Metadata'].get('Fused', True)
 
 
 @pytest.mark.parametrize('row', experiments())
@@ -32,6 +38,10 @@ def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path
     torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()), checkpoint)
 
     result = run_tool('fuse_ckpt', config, checkpoint, fused, '--tiny')
+    if not fuses(row):
+        assert result.returncode != 0 and 'do not fuse' in result.stderr and not fused.exists(), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        return
     assert result.returncode == 0, result.stderr
 
     baseline = build_model(load(baseline_config))
@@ -52,6 +62,10 @@ def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path
 def test_benchmark_builds_its_models_from_every_denoiserep_config(row):
     benchmark = load_tool('benchmark')
     config = paths(row)[2]
+    if not fuses(row):
+        with pytest.raises(InputError, match='do not fuse'):
+            benchmark.build_models(benchmark.parse_args([config, '--tiny']))
+        return
     cfg, baseline, unfused, fused, _ = benchmark.build_models(benchmark.parse_args([config, '--tiny']))
     assert denoising_layers(unfused) and not denoising_layers(baseline) and not denoising_layers(fused)
     stock = {k: v for k, v in unfused.state_dict().items() if '.denoiser.' not in k}
