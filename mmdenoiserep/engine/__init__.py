@@ -7,6 +7,7 @@ from .hook import DenoiseRepHook
 from .learned_fraction import LearnedFraction
 from .non_finite_check_hook import NonFiniteCheckHook
 from .optim_constructor import DenoiseRepOptimWrapperConstructor
+from .phase_data_hook import PhaseTrainDataHook
 from .phase_logging import PhaseLoggingHook, PhaseSchedule, phase_eta
 from .reseed_hook import ReseedHook
 from .schedulers import TimmCosineLR, timm_cosine_lr
@@ -15,5 +16,5 @@ from .training_curves import TrainingCurves, plot_training_curves
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'CLIPReIDCosineLR', 'CLIPReIDOptimWrapperConstructor',
            'CLIPReIDTrainLoop', 'CLIPReIDWarmupMultiStepLR', 'DenoiseRepHook', 'DenoiseRepOptimWrapperConstructor',
            'FusedCheckpointCheckHook', 'LearnedFraction', 'NonFiniteCheckHook', 'PhaseLoggingHook', 'PhaseSchedule',
-           'ReseedHook', 'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook',
+           'PhaseTrainDataHook', 'ReseedHook', 'TimmCosineLR', 'TrainingCurves', 'UnfusedCheckpointCheckHook',
            'phase_eta', 'plot_training_curves', 'timm_cosine_lr']
