@@ -23,11 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = yaml.safe_load((ROOT / 'configs' / 'metafile.yml').read_text(encoding='utf-8'))['Models']
 
 
-def experiments(slow=(), only=None):
+def experiments(slow=(), only=None, ablations=True):
     """pytest params of the metafile's experiments (ids: their names); those named in ``slow`` are marked
-    slow; ``only`` keeps the named ones."""
+    slow; ``only`` keeps the named ones; ``ablations=False`` leaves out the rows that ablate another row's method
+    (metafile ``Ablation Of``: no baseline -> control -> DenoiseRep triple of their own; tests/configs/
+    test_ablation_rows.py checks them against that row)."""
     return [pytest.param(m, id=m['Name'], marks=[pytest.mark.slow] if m['Name'] in slow else [])
-            for m in EXPERIMENTS if only is None or m['Name'] in only]
+            for m in EXPERIMENTS if (only is None or m['Name'] in only)
+            and (ablations or 'Ablation Of' not in m['Metadata'])]
 
 
 def paths(model):

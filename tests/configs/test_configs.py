@@ -94,7 +94,8 @@ def test_metafile_covers_every_denoiserep_config():
     assert len(names) == len(set(names))
     configs = {osp.relpath(p, ROOT) for p in glob.glob(str(ROOT / 'configs' / '*_denoiserep_*.py'))
                if not p.endswith('_deploy.py')}
-    assert configs == {m['Config'] for m in MODELS}
+    ablations = {m['Config'] for m in MODELS if 'Ablation Of' in m['Metadata']}  # any name (test_ablation_rows.py)
+    assert configs | ablations == {m['Config'] for m in MODELS}
 
 
 def test_model_index_imports_the_metafile():
@@ -105,7 +106,7 @@ def test_model_index_imports_the_metafile():
     assert sorted(m.name for m in loaded.models) == sorted(m['Name'] for m in MODELS)
 
 
-@pytest.mark.parametrize('model', experiments())
+@pytest.mark.parametrize('model', experiments(ablations=False))
 def test_metafile_entry(model):
     """Paths exist and follow <exp>_<data>.py, <exp>_control_<data>.py, <exp>_denoiserep_<data>.py; each
     inherits the one before; results say their source and arm and use the toolboxes' metric names."""
@@ -145,7 +146,7 @@ def test_metafile_recipe_and_notes(model):
 
 # the three configs ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('model', experiments())
+@pytest.mark.parametrize('model', experiments(ablations=False))
 def test_configs_differ_only_by_extra_training_and_method(model):
     baseline, control, denoiserep = (config(p) for p in paths(model))
     assert outside(diff(baseline, control), EXTRA_TRAINING) == []
@@ -160,7 +161,7 @@ def test_configs_differ_only_by_extra_training_and_method(model):
     assert load_from.startswith(('https://download.openmmlab.com/', f'work_dirs/{name}/', 'pretrain/')), load_from
 
 
-@pytest.mark.parametrize('model', experiments())
+@pytest.mark.parametrize('model', experiments(ablations=False))
 def test_denoiserep_adds_exactly_the_method(model):
     baseline, _, denoiserep = (config(p) for p in paths(model))
     wrapper = denoiserep['model']['backbone']
@@ -199,7 +200,8 @@ def test_every_arm_states_its_seed_batch_and_denoiser_lr(model):
     assert optim['paramwise_cfg']['denoiser_lr_mult'] > 0
 
 
-@pytest.mark.parametrize('model', experiments(only={m['Name'] for m in MODELS} - SLOW_BUILDS))
+@pytest.mark.parametrize('model', experiments(only={m['Name'] for m in MODELS} - SLOW_BUILDS,
+                                                ablations=False))
 def test_denoiserep_model_builds_at_tiny_scale(model):
     from mmdenoiserep import denoising_layers
     from mmdenoiserep.apis import build_model
@@ -307,7 +309,7 @@ def test_model_zoo_without_markers_is_a_one_line_error(tmp_path):
     assert readme.read_text(encoding='utf-8') == '# no table here\n'
 
 
-@pytest.mark.parametrize('model', experiments())
+@pytest.mark.parametrize('model', experiments(ablations=False))
 def test_headers_say_where_the_recipe_comes_from(model):
     """The control and DenoiseRep files say in their own header what the metafile's Recipe says: "Recipe:
     authors' code ..." or "Recipe: project recipe ..."; a project recipe states its summed denoiser LR."""

@@ -110,7 +110,7 @@ def representatives_first():
     """The metafile's experiments, those outside REPRESENTATIVES marked every_experiment."""
     return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *([] if p.id in REPRESENTATIVES
                                                                 else [pytest.mark.every_experiment])])
-            for p in experiments()]
+            for p in experiments(ablations=False)]  # the ablation rows: tests/experiments/test_reid_ablations.py
 
 
 def test_representatives_are_metafile_experiments_of_distinct_family_and_layout():
