@@ -67,7 +67,8 @@ class CLIPReIDTrainLoop(EpochBasedTrainLoop):
                  val_interval: int = 1, dynamic_intervals=None):
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals)
         if not isinstance(prompt_epochs, int) or not 0 <= prompt_epochs <= max_epochs:
-            raise InputError(f'CLIPReIDTrainLoop: prompt_epochs must be an int in [0, max_epochs], got {prompt_epochs!r}')
+            raise InputError(f'CLIPReIDTrainLoop: prompt_epochs must be an int in [0, max_epochs], got '
+                             f'{prompt_epochs!r}')
         if prompt_epochs and prompt_dataloader is None:
             raise InputError('CLIPReIDTrainLoop: stage 1 (prompt_epochs > 0) needs prompt_dataloader')
         if not isinstance(prompt_batch_size, int) or prompt_batch_size < 1:

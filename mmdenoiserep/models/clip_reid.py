@@ -228,7 +228,8 @@ class CLIPReID(BaseModel):
         eps = self.label_smooth
         scores = (self.classifier(self.bottleneck(f)), self.classifier_proj(self.bottleneck_proj(f_proj)))
         loss_id = sum(F.cross_entropy(score, labels, label_smoothing=eps) for score in scores)
-        loss_triplet = sum(batch_hard_triplet_loss(feature, labels, self.triplet_margin) for feature in (f11, f, f_proj))
+        loss_triplet = sum(batch_hard_triplet_loss(feature, labels, self.triplet_margin)
+                           for feature in (f11, f, f_proj))
         logits = f_proj @ self.text_features.to(f_proj.dtype).T
         return dict(loss_id=self.loss_weights['id'] * loss_id,
                     loss_triplet=self.loss_weights['triplet'] * loss_triplet,

@@ -139,9 +139,9 @@ def test_stage2_alone_takes_a_single_optimizer_and_stage1_refuses_it(tmp_path):
         run(config(tmp_path / 'refused', single_optimizer=True))
 
 
-def test_optimizers_hold_clip_reid_s_parameter_sets():
-    model = Runner.from_cfg(config('unused')).model
-    parts = {name: config('unused').optim_wrapper[name] for name in ('prompt', 'image')}  # mmengine pops constructor
+def test_optimizers_hold_clip_reid_s_parameter_sets(tmp_path):
+    model = Runner.from_cfg(config(tmp_path)).model
+    parts = {name: config(tmp_path).optim_wrapper[name] for name in ('prompt', 'image')}  # mmengine pops constructor
     built = CLIPReIDOptimWrapperConstructor(parts)(model)
     names = {id(p): n for n, p in model.named_parameters()}
     held = {name: [names[id(p)] for g in w.optimizer.param_groups for p in g['params']]
