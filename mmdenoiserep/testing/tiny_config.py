@@ -8,8 +8,10 @@ One rule set for every config, applied to the loaded Config (the config files st
 - loaders: batch size 2, no worker processes; an identity batch sampler (``num_instances``, re-id, whose
   batch is global) gets 2 identities x 2 images per process (times ``WORLD_SIZE`` of a torchrun launch),
   the least a batch-hard triplet loss takes;
-- AMP: ``AmpOptimWrapper`` (GPU only in mmengine) becomes ``OptimWrapper`` on a machine without CUDA;
-- schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate;
+- AMP: ``AmpOptimWrapper`` (GPU only in mmengine) becomes ``OptimWrapper`` on a machine without CUDA (each
+  one of a multi-optimizer ``optim_wrapper``: CLIP-ReID's ``prompt`` and ``image``);
+- schedule: 2 epochs (or 20 iterations), validation every epoch, constant learning rate; CLIP-ReID's loop
+  (``train_cfg.prompt_epochs``) runs one epoch of each stage, its feature-extraction loader as the others;
 - image sizes in pipelines and data preprocessors divided by 8 (multiples of 32, at least 64), and what
   is tied to them: batch-resize ranges, RandomAffine's ``border`` (minus half of the mosaic size), and
   ``pad_small_map=True`` for mmpretrain's Swin/SwinV2 (tiny maps are smaller than their windows);
@@ -157,10 +159,13 @@ def tiny_config(cfg: Config) -> Config:
                 loader['batch_size'] = TINY_BATCH_SIZE * TINY_BATCH_SIZE * world_size
 
     optim_wrapper = cfg.get('optim_wrapper') or {}
-    if str(optim_wrapper.get('type', '')).endswith('AmpOptimWrapper') and not torch.cuda.is_available():
-        optim_wrapper['type'] = 'OptimWrapper'
-        for key in ('loss_scale', 'dtype', 'use_fsdp'):
-            optim_wrapper.pop(key, None)
+    wrappers = [optim_wrapper] if 'optimizer' in optim_wrapper else [  # one optimizer, or one per name
+        value for value in optim_wrapper.values() if isinstance(value, dict) and 'optimizer' in value]
+    for wrapper in wrappers:
+        if str(wrapper.get('type', '')).endswith('AmpOptimWrapper') and not torch.cuda.is_available():
+            wrapper['type'] = 'OptimWrapper'
+            for key in ('loss_scale', 'dtype', 'use_fsdp'):
+                wrapper.pop(key, None)
 
     train_cfg = cfg.get('train_cfg') or ConfigDict()
     iteration_loop = 'max_iters' in train_cfg
@@ -168,6 +173,9 @@ def tiny_config(cfg: Config) -> Config:
         train_cfg.update(max_iters=TINY_ITERS, val_interval=TINY_ITERS)
     elif train_cfg:
         train_cfg.update(max_epochs=TINY_EPOCHS, val_interval=1)
+    if train_cfg.get('prompt_epochs'):  # CLIP-ReID's two stages (mmdenoiserep.CLIPReIDTrainLoop): one epoch each
+        train_cfg.prompt_epochs = 1
+        train_cfg.prompt_dataloader.update(batch_size=TINY_BATCH_SIZE, num_workers=0, persistent_workers=False)
     cfg.param_scheduler = None
 
     hooks = cfg.get('default_hooks') or {}

@@ -138,7 +138,7 @@ def test_swin_classifiers_take_tiny_images(config):
 
 
 @pytest.mark.parametrize('config', ['configs/transreid_ssl_vit_s_denoiserep_market1501.py',
-                                    'configs/transreid_ssl_vit_s_vehicleid.py'])
+                                    'configs/transreid_vit_b_ics_vehicleid.py'])
 def test_identity_batches_become_two_identities_of_two_images(config, monkeypatch):
     full, cfg = load(config, tiny=False), load(config)
     assert full.train_dataloader.batch_sampler.num_instances == 4
@@ -147,4 +147,25 @@ def test_identity_batches_become_two_identities_of_two_images(config, monkeypatc
     assert load(config).train_dataloader.batch_size == 12
     assert cfg.val_dataloader.batch_size == 2 and 'batch_sampler' not in cfg.val_dataloader
     assert osp.isdir(cfg.train_dataloader.dataset.data_root)
-    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))  # no LUPerson / DeiT download
+    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))  # no LUPerson / ImageNet download
+
+
+def test_clip_reid_runs_one_epoch_of_each_stage_without_amp_or_downloads(monkeypatch):
+    """CLIP-ReID's loop: stage 1 (prompt_epochs) and stage 2 one epoch each, the feature-extraction loader as the
+    others, each of its two AmpOptimWrappers a plain OptimWrapper without CUDA; stage 2 alone stays stage 2."""
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    config = 'configs/clip_reid_vit_b_market1501.py'
+    full, cfg = load(config, tiny=False), load(config)
+    assert (full.train_cfg.prompt_epochs, full.train_cfg.max_epochs) == (120, 180)
+    assert (cfg.train_cfg.prompt_epochs, cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (1, 2, 1)
+    loader = cfg.train_cfg.prompt_dataloader
+    assert (loader.batch_size, loader.num_workers, loader.persistent_workers) == (2, 0, False)
+    assert osp.isdir(loader.dataset.data_root) and loader.dataset.data_root.startswith(TINY_DATA_ROOT + '/')
+    assert [full.optim_wrapper[name].type for name in ('prompt', 'image')] == ['AmpOptimWrapper'] * 2
+    for name in ('prompt', 'image'):
+        assert cfg.optim_wrapper[name].type == 'OptimWrapper' and 'loss_scale' not in cfg.optim_wrapper[name]
+    assert cfg.param_scheduler is None
+    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))  # no CLIP download
+    control = load('configs/clip_reid_vit_b_control_market1501.py')
+    assert (control.train_cfg.prompt_epochs, control.train_cfg.max_epochs) == (0, 2)
+    assert control.optim_wrapper.type == 'OptimWrapper'
