@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 from mmdenoiserep.engine.clip_reid_optim import CLIPReIDOptimWrapperConstructor
 from mmdenoiserep.testing.tiny_data import make_tiny_data
-from mmdenoiserep.utils import InputError
+from mmdenoiserep.utils import InputError, allow_mmengine_checkpoints
 
 DATA = 'data/tiny/market1501/Market-1501-v15.09.15'  # 4 training identities x 6 images, 6 cameras
 SIZE = (20, 32)  # (W, H): patch 8, stride 6 -> a 5 x 3 grid
@@ -121,6 +121,7 @@ def test_stage1_then_stage2(tmp_path):
 
 
 def test_a_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
+    allow_mmengine_checkpoints()  # what the tools do before a run (an earlier test may have reset torch's list)
     straight = run(config(tmp_path / 'straight', prompt_epochs=2, max_epochs=3)).model.state_dict()
     resumed_cfg = config(tmp_path / 'resumed', prompt_epochs=2, max_epochs=3)
     resumed_cfg.load_from = str(tmp_path / 'straight' / 'epoch_1.pth')  # stopped after one epoch of stage 1
