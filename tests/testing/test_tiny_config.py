@@ -138,7 +138,7 @@ def test_swin_classifiers_take_tiny_images(config):
 
 
 @pytest.mark.parametrize('config', ['configs/transreid_ssl_vit_s_denoiserep_market1501.py',
-                                    'configs/transreid_ssl_vit_s_vehicleid.py'])
+                                    'configs/transreid_vit_b_ics_vehicleid.py'])
 def test_identity_batches_become_two_identities_of_two_images(config, monkeypatch):
     full, cfg = load(config, tiny=False), load(config)
     assert full.train_dataloader.batch_sampler.num_instances == 4
@@ -147,7 +147,7 @@ def test_identity_batches_become_two_identities_of_two_images(config, monkeypatc
     assert load(config).train_dataloader.batch_size == 12
     assert cfg.val_dataloader.batch_size == 2 and 'batch_sampler' not in cfg.val_dataloader
     assert osp.isdir(cfg.train_dataloader.dataset.data_root)
-    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))  # no LUPerson / DeiT download
+    assert not any(d.get('type') == 'Pretrained' for d in dicts(cfg.to_dict()))  # no LUPerson / ImageNet download
 
 
 def test_clip_reid_runs_one_epoch_of_each_stage_without_amp_or_downloads(monkeypatch):
