@@ -69,7 +69,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(bias_lr_mult=2.0, custom_keys={
         'ln1.bias': dict(lr_mult=2.0), 'ln2.bias': dict(lr_mult=2.0), 'jpm_norm.bias': dict(lr_mult=2.0)}))
 param_scheduler = [
-    dict(type='mmdenoiserep.TimmCosineLR', t_initial=120, warmup_t=5, warmup_lr_init=0.01 * 0.045,
+    dict(type='mmdenoiserep.TimmCosineLR', t_initial=120, t_offset=1, warmup_t=5, warmup_lr_init=0.01 * 0.045,
          lr_min=0.002 * 0.045, by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=256)  # the yml's IMS_PER_BATCH (global)

@@ -24,11 +24,11 @@
 #   wget https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-vitjx/jx_vit_base_p16_224-80ecf9dd.pth
 #   python tools/model_converters/timm_vit_to_mmpretrain.py jx_vit_base_p16_224-80ecf9dd.pth \
 #       pretrain/jx_vit_base_p16_224.pth
-# Not reproduced: TransReID's processor.py steps its scheduler at the start of each epoch with the 1-based epoch number
-# (scheduler.step(epoch) before the epoch's iterations), so its epoch e (from 1) trains at t = e and its last at lr_min;
-# TimmCosineLR steps after each epoch (t = e - 1, as TransReID-SSL's processor.py): here every epoch's LR is the one
-# TransReID used an epoch earlier (the first at 0.01 x BASE_LR instead of 0.208 x). cudnn.deterministic / benchmark
-# flags (GPU kernel choice).
+# TransReID's processor.py steps its scheduler at the start of each epoch with the 1-based epoch number
+# (scheduler.step(epoch) before the epoch's iterations): epoch e (from 1) trains at t = e, the first at 0.208 x BASE_LR
+# and the last at lr_min; TimmCosineLR's t_offset=1 does the same (TransReID-SSL's processor.py, the DenoiseRep
+# stage's, steps after each epoch: t = e - 1, no offset).
+# Not reproduced: cudnn.deterministic / benchmark flags (GPU kernel choice).
 _base_ = './transreid_ssl_vit_s_market1501.py'
 
 imagenet_vit_b = 'pretrain/jx_vit_base_p16_224.pth'  # tools/model_converters/timm_vit_to_mmpretrain.py
@@ -97,7 +97,7 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.008, momentum=0.9, weight_decay=1e-4),
     paramwise_cfg=dict(bias_lr_mult=2.0, custom_keys={'ln1.bias': dict(lr_mult=2.0), 'ln2.bias': dict(lr_mult=2.0)}))
 param_scheduler = [
-    dict(type='mmdenoiserep.TimmCosineLR', t_initial=120, warmup_t=5, warmup_lr_init=0.01 * 0.008,
+    dict(type='mmdenoiserep.TimmCosineLR', t_initial=120, t_offset=1, warmup_t=5, warmup_lr_init=0.01 * 0.008,
          lr_min=0.002 * 0.008, by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=64)  # the yml's IMS_PER_BATCH (the batch above is global)

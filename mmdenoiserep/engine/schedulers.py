@@ -48,11 +48,14 @@ class TimmCosineLR(LRSchedulerMixin, _ParamScheduler):
         warmup_t (int): warm-up steps (WARMUP_EPOCHS). Defaults to 0.
         warmup_lr_init (float): the absolute LR of step 0 when warming up (0.01 x BASE_LR).
         warmup_prefix (bool): the cosine starts after the warm-up (see the module). Defaults to False.
+        t_offset (int): steps added to the count: 1 for TransReID, whose processor.py steps timm's scheduler with
+            the 1-based epoch before each epoch (epoch e from 0 at t = e + 1). Defaults to 0.
         begin, end, last_step, by_epoch, verbose: as mmengine's schedulers.
     """
 
     def __init__(self, optimizer, t_initial: int, lr_min: float = 0.0, warmup_t: int = 0,
-                 warmup_lr_init: float = 0.0, warmup_prefix: bool = False, begin: int = 0, end: int = INF,
+                 warmup_lr_init: float = 0.0, warmup_prefix: bool = False, t_offset: int = 0, begin: int = 0,
+                 end: int = INF,
                  last_step: int = -1, by_epoch: bool = True, verbose: bool = False):
         if not isinstance(t_initial, int) or t_initial < 1:
             raise ValueError(f't_initial must be a positive int, got {t_initial!r}')
@@ -63,6 +66,9 @@ class TimmCosineLR(LRSchedulerMixin, _ParamScheduler):
         self.t_initial, self.lr_min = t_initial, float(lr_min)
         self.warmup_t, self.warmup_lr_init = warmup_t, float(warmup_lr_init)
         self.warmup_prefix = bool(warmup_prefix)
+        if not isinstance(t_offset, int) or t_offset < 0:
+            raise ValueError(f't_offset must be an int >= 0, got {t_offset!r}')
+        self.t_offset = t_offset
         super().__init__(optimizer, begin=begin, end=end, last_step=last_step, by_epoch=by_epoch, verbose=verbose)
 
     @classmethod
@@ -77,5 +83,5 @@ class TimmCosineLR(LRSchedulerMixin, _ParamScheduler):
                    **kwargs)
 
     def _get_value(self):
-        return [timm_cosine_lr(self.last_step, base, self.t_initial, self.lr_min, self.warmup_t, self.warmup_lr_init,
-                               self.warmup_prefix) for base in self.base_values]
+        return [timm_cosine_lr(self.last_step + self.t_offset, base, self.t_initial, self.lr_min, self.warmup_t,
+                               self.warmup_lr_init, self.warmup_prefix) for base in self.base_values]

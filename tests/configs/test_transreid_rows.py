@@ -124,7 +124,8 @@ def test_transreid_baseline_is_the_yml(row):
     (scheduler,) = cfg.param_scheduler
     assert scheduler == dict(type='mmdenoiserep.TimmCosineLR', t_initial=table['max_epochs'],
                              warmup_t=table['warmup_epochs'], warmup_lr_init=0.01 * table['base_lr'],
-                             lr_min=0.002 * table['base_lr'], by_epoch=True)  # scheduler_factory.py
+                             lr_min=0.002 * table['base_lr'], by_epoch=True,
+                             t_offset=1)  # scheduler_factory.py; processor.py: scheduler.step(epoch) first
     assert cfg.train_dataloader.batch_size == table['batch'] == cfg.auto_scale_lr.base_batch_size
     assert cfg.train_dataloader.batch_sampler.num_instances == table['num_instance']
     assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (table['max_epochs'], table['eval_period'])
@@ -236,9 +237,8 @@ def test_transreid_vit_b_ics_denoiserep_stage_lr_follows_transreid_ssl_epoch_loo
     assert [lr[0] for lr in lrs] == pytest.approx(expected, rel=1e-9, abs=1e-15)
 
 
-@pytest.mark.xfail(strict=True, reason="TransReID's processor.py steps the scheduler with the 1-based epoch before "
-                                       'each epoch (t = e + 1); TimmCosineLR has no offset (the configs say so)')
 def test_transreid_vit_b_baseline_lr_follows_transreid_epoch_loop():
+    """processor.py: scheduler.step(epoch) before epoch e = 1, 2, ...: epoch e trains at t = e."""
     cfg, table = config('transreid_vit_b_market1501'), VIT_BASE
     _, lrs = epoch_lrs(cfg, torch.nn.Linear(2, 2, bias=False), table['max_epochs'])
     expected = [timm_cosine(epoch, table['base_lr'], table['max_epochs'], 0.002 * table['base_lr'],

@@ -97,6 +97,7 @@ def test_timm_cosine_converts_epochs_to_iterations():
     (dict(t_initial=0), 't_initial must be a positive int, got 0'),
     (dict(t_initial=10, warmup_t=10), r'warmup_t must be an int in \[0, t_initial\), got 10'),
     (dict(t_initial=10, lr_min=-1.0), 'lr_min and warmup_lr_init must be >= 0'),
+    (dict(t_initial=10, t_offset=-1), 't_offset must be an int >= 0, got -1'),
 ])
 def test_timm_cosine_refuses_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
