@@ -16,7 +16,8 @@
 # - test protocol (test.py): the 800-vehicle test list; each of 10 trials draws one random gallery image per vehicle
 #   (datasets/vehicleid.py: random.choice), the other images are the queries; CMC and mAP averaged over the trials
 #   (here 10 draws seeded 0 .. 9: ReIDMetric gallery='random_per_identity').
-# Not reproduced: TransReID's scheduler timing (see ./transreid_vit_b_market1501.py); their 10 draws are unseeded.
+# TransReID's scheduler timing as ./transreid_vit_b_market1501.py (t_offset=1). Not reproduced: their 10 draws are
+# unseeded.
 _base_ = './transreid_vit_b_ics_market1501.py'
 
 num_identities = 13164  # VehicleID training vehicles (datasets/vehicleid.py asserts 13164)
