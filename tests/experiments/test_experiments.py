@@ -103,7 +103,8 @@ REPRESENTATIVES = {
     'resnet50_denoiserep_in1k', 'vit_b16_denoiserep_cifar10', 'vit_b16_denoiserep_cub', 'vit_b16_denoiserep_pets',
     'vit_b16_denoiserep_flowers102', 'transreid_ssl_vit_s_denoiserep_market1501',
     'transreid_ssl_vit_s_denoiserep_msmt17', 'transreid_ssl_vit_s_denoiserep_cuhk03',
-    'transreid_ssl_vit_s_denoiserep_vehicleid', 'lenet5_denoiserep_fashion_mnist'}
+    'transreid_vit_b_ics_denoiserep_vehicleid', 'clip_reid_vit_b_denoiserep_market1501',
+    'lenet5_denoiserep_fashion_mnist'}
 
 
 def representatives_first():
