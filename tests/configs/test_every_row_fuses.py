@@ -8,7 +8,13 @@ Building a model must not change the config it came from: mmdet's DETRHead write
 have type float"). The checkpoints here hold random denoisers (std 0.05: W' far from W), the model sizes of
 ``--tiny``. A row whose metafile ``Fused`` is false (a denoiser outside the backbone that nothing after it can absorb:
 ``mmdenoiserep.PostBackboneDenoiser``) is refused by both tools in one line, by design.
+
+A *dataset variant* (a row whose DenoiseRep model config is an earlier row's up to the data set's label counts,
+``DATASET_KEYS``: the re-id rows of one family on another data set) fuses in the default suite only through that
+earlier row; ``test_dataset_variants_differ_from_their_row_only_by_label_counts`` checks the claim for every variant
+in the default suite, and the variants' own fuse and benchmark runs are marked ``every_experiment`` (with ``slow``).
 """
+import functools
 
 import pytest
 import torch
@@ -20,12 +26,71 @@ from mmdenoiserep.apis import build_model
 from mmdenoiserep.utils import InputError, load_checkpoint_file, load_state_dict_exact
 
 
+#: model-config keys that only count a data set's labels (identities, cameras, views)
+DATASET_KEYS = frozenset({'num_classes', 'num_cameras', 'num_views'})
+
+
+def without_label_counts(value):
+    """A config value with every ``DATASET_KEYS`` entry of every nested dict left out."""
+    if isinstance(value, dict):
+        return {k: without_label_counts(v) for k, v in value.items() if k not in DATASET_KEYS}
+    if isinstance(value, (list, tuple)):
+        return [without_label_counts(v) for v in value]
+    return value
+
+
+def model_up_to_label_counts(config: str) -> dict:
+    cfg = load(config, tiny=False)
+    return without_label_counts({'model': cfg.model.to_dict(), 'data_preprocessor': cfg.get('data_preprocessor')})
+
+
+@functools.lru_cache(maxsize=None)
+def dataset_variants() -> dict:
+    """{variant row name: the earlier row whose model it is up to label counts}, over the re-id rows (the only
+    rows whose data sets share one model: the others differ by input size or head)."""
+    firsts, variants = {}, {}
+    for row in experiments():
+        if 'Re-identification' not in row.values[0]['Metadata']['Task']:
+            continue
+        name, config = row.id, row.values[0]['Config']
+        key = repr(model_up_to_label_counts(config))
+        variants.update({name: firsts[key]} if key in firsts else {})
+        firsts.setdefault(key, name)
+    return variants
+
+
+def rows_with_variants_marked():
+    """The metafile rows, dataset variants marked slow and every_experiment (see the module docstring)."""
+    variants = dataset_variants()
+    return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *([pytest.mark.slow, pytest.mark.every_experiment]
+                                                                if p.id in variants else [])])
+            for p in experiments()]
+
+
+def test_dataset_variants_differ_from_their_row_only_by_label_counts():
+    """Each variant's DenoiseRep model is its row's but for the label counts (the ablation rows of a data set have
+    the DenoiseRep row's model itself: they change the training); the row it defers to is fused in the default
+    suite; a different model, e.g. a changed layer preset, is no variant."""
+    by_name = {p.id: p.values[0] for p in experiments()}
+    variants = dataset_variants()
+    assert {'transreid_ssl_vit_s_denoiserep_dukemtmc', 'transreid_vit_b_ics_denoiserep_msmt17',
+            'clip_reid_vit_b_denoiserep_market1501'} <= variants.keys()
+    assert 'transreid_vit_b_ics_denoiserep_vehicleid' not in variants  # 256x256, no SIE: another model
+    for variant, first in variants.items():
+        assert first not in variants
+        assert model_up_to_label_counts(by_name[variant]['Config']) == model_up_to_label_counts(
+            by_name[first]['Config'])
+    changed = without_label_counts(load(by_name['transreid_ssl_vit_s_denoiserep_dukemtmc']['Config'],
+                                        'model.backbone.preset=all', tiny=False).model.to_dict())
+    assert changed != model_up_to_label_counts(by_name['transreid_ssl_vit_s_denoiserep_market1501']['Config'])['model']
+
+
 def fuses(row) -> bool:
     """The metafile's ``Fused`` (default true): whether the row's DenoiseRep model fuses into its baseline."""
     return row['Metadata'].get('Fused', True)
 
 
-@pytest.mark.parametrize('row', experiments())
+@pytest.mark.parametrize('row', rows_with_variants_marked())
 def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path):
     baseline_config, _, config = paths(row)
     cfg = load(config)
@@ -58,7 +123,7 @@ def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path
         torch.testing.assert_close(actual, expected, rtol=0, atol=1e-4 * scale)
 
 
-@pytest.mark.parametrize('row', experiments())
+@pytest.mark.parametrize('row', rows_with_variants_marked())
 def test_benchmark_builds_its_models_from_every_denoiserep_config(row):
     benchmark = load_tool('benchmark')
     config = paths(row)[2]
