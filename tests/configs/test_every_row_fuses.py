@@ -10,8 +10,8 @@ have type float"). The checkpoints here hold random denoisers (std 0.05: W' far 
 ``mmdenoiserep.PostBackboneDenoiser``) is refused by both tools in one line, by design.
 
 A *dataset variant* (a row whose DenoiseRep model config is an earlier row's up to the data set's label counts,
-``DATASET_KEYS``: the re-id rows of one family on another data set) fuses in the default suite only through that
-earlier row; ``test_dataset_variants_differ_from_their_row_only_by_label_counts`` checks the claim for every variant
+``DATASET_KEYS``: the re-id rows of one family on another data set, the fine-grained rows of one backbone on
+Pets and Flowers-102 after CUB) fuses in the default suite only through that earlier row; ``test_dataset_variants_differ_from_their_row_only_by_label_counts`` checks the claim for every variant
 in the default suite, and the variants' own fuse and benchmark runs are marked ``every_experiment`` (with ``slow``).
 """
 import functools
@@ -46,12 +46,9 @@ def model_up_to_label_counts(config: str) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def dataset_variants() -> dict:
-    """{variant row name: the earlier row whose model it is up to label counts}, over the re-id rows (the only
-    rows whose data sets share one model: the others differ by input size or head)."""
+    """{variant row name: the earlier row whose model it is up to label counts}."""
     firsts, variants = {}, {}
     for row in experiments():
-        if 'Re-identification' not in row.values[0]['Metadata']['Task']:
-            continue
         name, config = row.id, row.values[0]['Config']
         key = repr(model_up_to_label_counts(config))
         variants.update({name: firsts[key]} if key in firsts else {})
@@ -74,8 +71,10 @@ def test_dataset_variants_differ_from_their_row_only_by_label_counts():
     by_name = {p.id: p.values[0] for p in experiments()}
     variants = dataset_variants()
     assert {'transreid_ssl_vit_s_denoiserep_dukemtmc', 'transreid_vit_b_ics_denoiserep_msmt17',
-            'clip_reid_vit_b_denoiserep_market1501'} <= variants.keys()
+            'clip_reid_vit_b_denoiserep_market1501', 'vit_b16_denoiserep_pets', 'swinv2_t_denoiserep_flowers102'
+            } <= variants.keys()
     assert 'transreid_vit_b_ics_denoiserep_vehicleid' not in variants  # 256x256, no SIE: another model
+    assert 'vit_b16_denoiserep_cifar10' not in variants and 'swinv2_t_denoiserep_cub' not in variants  # input sizes
     for variant, first in variants.items():
         assert first not in variants
         assert model_up_to_label_counts(by_name[variant]['Config']) == model_up_to_label_counts(
@@ -96,6 +95,8 @@ def test_fuse_ckpt_without_baseline_config_loads_into_the_baseline(row, tmp_path
     cfg = load(config)
     torch.manual_seed(0)
     model = build_model(cfg)  # leaves cfg as it was (test_building_a_model_leaves_its_config_as_it_was)
+    layers = [name for name, _ in denoising_layers(model)]
+    assert layers and (all(name.startswith('backbone.') for name in layers) or not fuses(row))
     with torch.no_grad():
         for parameter in denoiser_parameters(model):
             parameter.normal_(std=0.05)
