@@ -11,8 +11,9 @@ have type float"). The checkpoints here hold random denoisers (std 0.05: W' far 
 
 A *dataset variant* (a row whose DenoiseRep model config is an earlier row's up to the data set's label counts,
 ``DATASET_KEYS``: the re-id rows of one family on another data set, the fine-grained rows of one backbone on
-Pets and Flowers-102 after CUB) fuses in the default suite only through that earlier row; ``test_dataset_variants_differ_from_their_row_only_by_label_counts`` checks the claim for every variant
-in the default suite, and the variants' own fuse and benchmark runs are marked ``every_experiment`` (with ``slow``).
+Pets and Flowers-102 after CUB) fuses in the default suite only through that earlier row;
+``test_dataset_variants_differ_from_their_row_only_by_label_counts`` checks the claim for every variant in the
+default suite, and the variants' own fuse and benchmark runs are marked ``every_experiment`` (with ``slow``).
 """
 import functools
 

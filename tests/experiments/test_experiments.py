@@ -9,8 +9,9 @@ test on 2 images, and an iteration-based loop runs one denoise and one finetune 
 re-id sets keep their whole tiny splits (identity batches need every identity, the metric needs the
 queries and the gallery), and only the last checkpoint is written, without the optimizer state (a ViT-B's
 checkpoint with its Adam moments is 3 GB, a 20-second write here). CI runs every backbone family and every data
-layout at least once (``REPRESENTATIVES``); the others are marked ``every_experiment`` (``python -m pytest -m every_experiment`` runs them, 28 min for
-all rows on 2 cores); every config is also built and checked by the fast tests of tests/configs/test_configs.py.
+layout at least once (``REPRESENTATIVES``); the others are marked ``every_experiment`` (``python -m pytest -m
+every_experiment`` runs them, 28 min for all rows on 2 cores); every config is also checked by the fast tests of
+tests/configs/test_configs.py, and every row's model is built and fused by tests/configs/test_every_row_fuses.py.
 """
 import re
 import subprocess
